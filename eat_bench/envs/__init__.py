@@ -1,0 +1,1 @@
+"""Environment adapters over the simulator: Gymnasium (single agent) and PettingZoo."""

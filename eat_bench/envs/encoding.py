@@ -1,0 +1,259 @@
+"""Observations (flat Box, or a dict of token matrices) and actions (continuous Box, or
+MultiDiscrete with masks) of the single-agent env, encoded without per-step allocation
+beyond the returned copy.
+
+Task token (one row per visible queue slot; zeros past the queue's end)::
+
+    present, waited / SLO, SLO / time_scale, pixels / 1024^2, demanded degree / max degree,
+    model one-hot (scenario's models), origin site one-hot
+
+Server token (one row per server)::
+
+    free, remaining busy seconds / time_scale, warm group size / max degree,
+    relative speed (fastest single-GPU step / this GPU's), warm model one-hot, site one-hot
+
+Globals: ``now / time_limit``, ``queued / queue_len``, ``arrived / num_tasks``,
+``free servers / servers``. The flat observation is tasks, servers, globals, row-major.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from gymnasium import spaces
+
+from eat_bench.scenarios import ScenarioSpec
+from eat_bench.sim.engine import Simulator
+
+__all__ = ["ObservationEncoder", "ActionDecoder", "Decision"]
+
+Decision = tuple[int, int, int]
+"""(queue slot, degree, steps) of a dispatch; ``None`` stands for wait."""
+
+NUM_GLOBALS = 4
+
+
+class ObservationEncoder:
+    """Builds observations from a :class:`Simulator`'s arrays.
+
+    Static columns (model, site, speed) are written once per episode; task rows are
+    rebuilt only when the queue changes, warm-state columns only when servers change.
+    """
+
+    def __init__(self, spec: ScenarioSpec, sim: Simulator, mode: str, extra_server_columns: int = 0) -> None:
+        self.spec = spec
+        self.sim = sim
+        self.mode = mode
+        cfg = sim.config
+        self.num_models = len(sim.models)
+        self.num_sites = cfg.num_sites
+        self.queue_len = spec.queue_len
+        self.task_features = 5 + self.num_models + self.num_sites
+        self.server_features = 4 + self.num_models + self.num_sites + extra_server_columns
+        self._inv_scale = 1.0 / spec.time_scale_s
+        self._max_degree = float(max(spec.degrees))
+        q, n = self.queue_len, sim.num_servers
+        size = q * self.task_features + n * self.server_features + NUM_GLOBALS
+        self._buf = np.zeros(size, dtype=np.float32)
+        t_end = q * self.task_features
+        s_end = t_end + n * self.server_features
+        self.tasks = self._buf[:t_end].reshape(q, self.task_features)
+        self.servers = self._buf[t_end:s_end].reshape(n, self.server_features)
+        self.globals = self._buf[s_end:]
+        self._remaining = np.zeros(n)
+        self._model_col = 4
+        self._site_col = 4 + self.num_models
+        # Static server columns.
+        ref = sim._step[0][cfg.degrees[0]]
+        fastest = min(ref)
+        self.servers[:, 3] = [fastest / r for r in ref]
+        self.servers[np.arange(n), self._site_col + sim.server_site] = 1.0
+        self.space = self._make_space()
+
+    def _make_space(self) -> spaces.Space:
+        inf = np.inf
+        task_high = np.full(self.task_features, inf, dtype=np.float32)
+        task_high[[0, 4]] = 1.0
+        task_high[5:] = 1.0
+        server_high = np.full(self.server_features, inf, dtype=np.float32)
+        server_high[[0, 2, 3]] = 1.0
+        server_high[4 : 4 + self.num_models + self.num_sites] = 1.0
+        global_high = np.array([inf, inf, 1.0, 1.0], dtype=np.float32)
+        tasks = np.broadcast_to(task_high, self.tasks.shape)
+        servers = np.broadcast_to(server_high, self.servers.shape)
+        if self.mode == "dict":
+            return spaces.Dict(
+                {
+                    "tasks": spaces.Box(0.0, tasks.copy(), dtype=np.float32),
+                    "servers": spaces.Box(0.0, servers.copy(), dtype=np.float32),
+                    "globals": spaces.Box(0.0, global_high, dtype=np.float32),
+                }
+            )
+        high = np.concatenate([tasks.ravel(), servers.ravel(), global_high])
+        return spaces.Box(0.0, high, dtype=np.float32)
+
+    def reset(self) -> None:
+        """Per-episode tables: each task's static token and its arrival / 1/SLO."""
+        sim = self.sim
+        cfg = sim.config
+        num_tasks = len(sim.task_arrival)
+        table = np.zeros((num_tasks, self.task_features), dtype=np.float32)
+        cls = np.asarray(sim.task_class)
+        slo = np.asarray(sim.task_slo)
+        pixels = np.array([c.pixels for c in cfg.classes], dtype=np.float64)
+        table[:, 0] = 1.0
+        table[:, 2] = slo * self._inv_scale
+        table[:, 3] = pixels[cls] / 1024.0**2
+        table[:, 4] = np.asarray(sim.task_degree) / self._max_degree
+        table[np.arange(num_tasks), self._model_col + np.asarray(sim.class_model)[cls]] = 1.0
+        table[np.arange(num_tasks), self._site_col + np.asarray(sim.task_site)] = 1.0
+        self._task_table = table
+        self._arrival = np.asarray(sim.task_arrival)
+        self._inv_slo = 1.0 / slo
+        self._queue_version = -1
+        self._server_version = -1
+
+    def encode(self) -> np.ndarray | dict[str, np.ndarray]:
+        sim = self.sim
+        now = sim.now
+        tasks = self.tasks
+        if sim.queue_version != self._queue_version:
+            self._queue_version = sim.queue_version
+            visible = sim.queue[: self.queue_len]
+            self._visible = n = len(visible)
+            tasks[:n] = self._task_table[visible]
+            tasks[n:] = 0.0
+            self._vis_arrival = self._arrival[visible]
+            self._vis_inv_slo = self._inv_slo[visible]
+        if self._visible:
+            tasks[: self._visible, 1] = (now - self._vis_arrival) * self._vis_inv_slo
+        servers = self.servers
+        if sim.server_version != self._server_version:
+            self._server_version = sim.server_version
+            warm = sim.warm_model
+            servers[:, 2] = sim.group_size / self._max_degree
+            servers[:, self._model_col : self._model_col + self.num_models] = 0.0
+            held = np.flatnonzero(warm >= 0)
+            servers[held, self._model_col + warm[held]] = 1.0
+        remaining = self._remaining
+        np.subtract(sim.busy_until, now, out=remaining)
+        np.maximum(remaining, 0.0, out=remaining)
+        servers[:, 0] = remaining == 0.0
+        servers[:, 1] = remaining * self._inv_scale
+        g = self.globals
+        g[0] = now / sim.config.time_limit_s
+        g[1] = len(sim.queue) / self.queue_len
+        g[2] = sim._next_arrival / len(sim.task_arrival)
+        g[3] = sum(sim.free_count) / sim.num_servers
+        if self.mode == "dict":
+            return {"tasks": self.tasks.copy(), "servers": self.servers.copy(), "globals": self.globals.copy()}
+        return self._buf.copy()
+
+
+class ActionDecoder:
+    """Validates and decodes actions into :data:`Decision` (or ``None`` for wait).
+
+    Continuous (the paper's Box in [-1, 1])::
+
+        a[0] >= 0: execute, else wait;  steps = round((a[1] + 1) / 2 * max_steps), at least 1;
+        [a[2]: degree, the ((a[2] + 1) / 2 * len(degrees))-th allowed degree, when the agent
+        chooses degrees];  then one score per visible slot, argmax picks the task.
+
+    Discrete, ``MultiDiscrete([queue_len + 1, len(degrees) or 1, len(step_levels)])``:
+    slot 0 waits, slot i picks visible task i - 1; the degree index (size 1 when the task
+    fixes its degree); the step-level index. Validation rejects exactly what
+    ``space.contains`` rejects, in a fraction of its time.
+    """
+
+    def __init__(self, spec: ScenarioSpec, sim: Simulator) -> None:
+        self.spec = spec
+        self.sim = sim
+        self.mode = spec.action_mode
+        self.queue_len = spec.queue_len
+        self.degrees = spec.degrees
+        self.agent_degree = spec.degree_mode == "agent"
+        self.max_steps = spec.max_steps
+        self.step_levels = spec.step_levels
+        if self.mode == "continuous":
+            self.slot_offset = 3 if self.agent_degree else 2
+            self.space: spaces.Space = spaces.Box(-1.0, 1.0, (self.slot_offset + self.queue_len,), dtype=np.float32)
+        else:
+            self.nvec = (self.queue_len + 1, len(self.degrees) if self.agent_degree else 1, len(self.step_levels))
+            self.space = spaces.MultiDiscrete(self.nvec)
+        self._shape = self.space.shape
+        self._dtype = self.space.dtype
+        self._castable: dict[np.dtype, bool] = {}
+
+    def _values(self, action: object) -> list:
+        """The action as a list of Python numbers, after the space's own checks."""
+        if isinstance(action, np.ndarray):
+            array = action
+        elif self.mode == "discrete" and not isinstance(action, (list, tuple)):
+            raise ValueError(f"{self.space}: action must be an array or sequence of ints, got {type(action).__name__}")
+        else:
+            try:
+                array = np.asarray(action, dtype=self._dtype) if self.mode == "continuous" else np.array(action)
+            except (ValueError, TypeError, OverflowError) as err:
+                raise ValueError(f"{self.space}: action {action!r} is not numeric: {err}") from None
+        if array.shape != self._shape:
+            raise ValueError(f"{self.space}: action has shape {array.shape}, expected {self._shape}")
+        ok = self._castable.get(array.dtype)
+        if ok is None:
+            ok = self._castable[array.dtype] = bool(np.can_cast(array.dtype, self._dtype))
+        if not ok:
+            raise ValueError(f"{self.space}: action dtype {array.dtype} cannot be cast safely to {self._dtype}")
+        return array.tolist()
+
+    def decode(self, action: object) -> Decision | None:
+        values = self._values(action)
+        if self.mode == "continuous":
+            for i, v in enumerate(values):
+                if not -1.0 <= v <= 1.0:
+                    raise ValueError(f"{self.space}: action[{i}] = {v} is outside [-1, 1] (or not finite)")
+            if values[0] < 0.0:
+                return None
+            steps = steps_from_unit((values[1] + 1.0) * 0.5, self.max_steps)
+            if self.agent_degree:
+                n = len(self.degrees)
+                degree = self.degrees[min(n - 1, int((values[2] + 1.0) * 0.5 * n))]
+            else:
+                degree = 0
+            scores = values[self.slot_offset :]
+            slot = scores.index(max(scores))
+            return slot, degree, steps
+        for i, (v, n) in enumerate(zip(values, self.nvec)):
+            if not 0 <= v < n:
+                raise ValueError(f"{self.space}: action[{i}] = {v} is outside 0..{n - 1}")
+        if values[0] == 0:
+            return None
+        degree = self.degrees[values[1]] if self.agent_degree else 0
+        return values[0] - 1, degree, self.step_levels[values[2]]
+
+    def masks(self) -> np.ndarray:
+        """MaskablePPO's flat mask: slot (wait always valid), degree, step level."""
+        if self.mode != "discrete":
+            raise ValueError("action_masks() needs action_mode='discrete' (MultiDiscrete); this env is continuous")
+        sim = self.sim
+        most = sim.max_free()
+        queue = sim.queue
+        n_slots, n_deg, n_steps = self.nvec
+        mask = np.zeros(n_slots + n_deg + n_steps, dtype=bool)
+        mask[0] = True
+        visible = min(len(queue), self.queue_len)
+        demand = sim.task_degree
+        smallest = self.degrees[0]
+        for i in range(visible):
+            mask[1 + i] = (demand[queue[i]] or smallest) <= most
+        if self.agent_degree:
+            for j, k in enumerate(self.degrees):
+                mask[n_slots + j] = k <= most
+            mask[n_slots] = True  # one valid choice per component; infeasible picks act as wait
+        else:
+            mask[n_slots] = True
+        mask[n_slots + n_deg :] = True
+        return mask
+
+
+def steps_from_unit(u: float, max_steps: int) -> int:
+    """The continuous mapping of a value in [0, 1] to a step count (exposed for tests)."""
+    return min(max_steps, max(1, round(u * max_steps)))
+

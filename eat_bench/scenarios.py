@@ -1,0 +1,468 @@
+"""Scenarios: frozen, versioned specs of a cluster, a workload and the decision interface.
+
+A scenario id (``EAT-Edge-v0``) names one :class:`ScenarioSpec`. A change of meaning
+bumps the version; old ids stay. ``spec.with_overrides(reward="latency", ...)`` returns a
+validated copy (the keyword overrides of ``gym.make``), and ``spec.sim_config()``
+resolves traces and quality models into what the simulator runs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+from eat_bench.sim.workload import (
+    ArrivalProcess,
+    BurstyArrivals,
+    DiurnalArrivals,
+    PoissonArrivals,
+    ReplayArrivals,
+    RequestClass,
+    SlottedBernoulliArrivals,
+    StreamSpec,
+)
+
+__all__ = [
+    "SiteSpec",
+    "ClusterSpec",
+    "WorkloadSpec",
+    "ScenarioSpec",
+    "SCENARIOS",
+    "get_scenario",
+    "ACTION_MODES",
+    "OBS_MODES",
+    "OVERRIDES",
+]
+
+ACTION_MODES = ("continuous", "discrete")
+OBS_MODES = ("flat", "dict")
+DEGREE_MODES = ("agent", "task")
+OVERRIDES = (
+    "reward",
+    "action_mode",
+    "obs_mode",
+    "trace",
+    "quality",
+    "arrival_rate",
+    "num_servers",
+    "num_tasks",
+    "queue_len",
+    "degrees",
+    "decision_interval_s",
+    "time_limit_s",
+    "placement",
+    "invalid_penalty",
+)
+"""Keyword overrides accepted by ``gym.make(id, **overrides)`` (plus gymnasium's own
+``max_episode_steps`` and ``render_mode``)."""
+
+
+@dataclass(frozen=True)
+class SiteSpec:
+    """An edge site: a name and the GPU kind of each of its servers."""
+
+    name: str
+    gpus: tuple[str, ...]
+
+
+def _matrix(value: float | tuple[tuple[float, ...], ...], size: int, name: str) -> tuple[tuple[float, ...], ...]:
+    if isinstance(value, (int, float)):
+        return tuple(tuple(0.0 if i == j else float(value) for j in range(size)) for i in range(size))
+    if len(value) != size or any(len(row) != size for row in value):
+        raise ValueError(f"ClusterSpec.{name}: expected a {size}x{size} matrix (one row per site)")
+    return tuple(tuple(float(v) for v in row) for row in value)
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    """Servers grouped into sites, and the links between sites.
+
+    ``link_latency_s`` and ``link_bandwidth_mbps`` are one number for every pair of sites
+    or an S x S matrix (row: the request's site, column: the servers' site).
+    """
+
+    sites: tuple[SiteSpec, ...]
+    link_latency_s: float | tuple[tuple[float, ...], ...] = 0.02
+    link_bandwidth_mbps: float | tuple[tuple[float, ...], ...] = 100.0
+
+    def __post_init__(self) -> None:
+        if not self.sites or not any(site.gpus for site in self.sites):
+            raise ValueError("ClusterSpec: the cluster has no servers")
+        latency = _matrix(self.link_latency_s, len(self.sites), "link_latency_s")
+        bandwidth = _matrix(self.link_bandwidth_mbps, len(self.sites), "link_bandwidth_mbps")
+        for i, row in enumerate(latency):
+            for j, v in enumerate(row):
+                if i != j and not (math.isfinite(v) and v >= 0):
+                    raise ValueError(f"ClusterSpec.link_latency_s[{i}][{j}] must be finite and >= 0, got {v}")
+                if i != j and not (math.isfinite(bandwidth[i][j]) and bandwidth[i][j] > 0):
+                    raise ValueError(f"ClusterSpec.link_bandwidth_mbps[{i}][{j}] must be positive, got {bandwidth[i][j]}")
+
+    @property
+    def num_servers(self) -> int:
+        return sum(len(site.gpus) for site in self.sites)
+
+    @property
+    def num_sites(self) -> int:
+        return len(self.sites)
+
+    @property
+    def gpu_kinds(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(g for site in self.sites for g in site.gpus))
+
+    def latency_matrix(self) -> tuple[tuple[float, ...], ...]:
+        return _matrix(self.link_latency_s, self.num_sites, "link_latency_s")
+
+    def bandwidth_bps_matrix(self) -> tuple[tuple[float, ...], ...]:
+        """Bytes per second (the spec is in megabits per second)."""
+        mbps = _matrix(self.link_bandwidth_mbps, self.num_sites, "link_bandwidth_mbps")
+        return tuple(tuple(v * 1e6 / 8 if v else math.inf for v in row) for row in mbps)
+
+    def resized(self, num_servers: int) -> "ClusterSpec":
+        """The same sites and GPU mix with ``num_servers`` servers in all: servers are
+        dealt to sites in turn, each site cycling through its own GPU list."""
+        if not isinstance(num_servers, int) or num_servers < 1:
+            raise ValueError(f"num_servers must be a positive integer, got {num_servers!r}")
+        counts = [0] * self.num_sites
+        for i in range(num_servers):
+            counts[i % self.num_sites] += 1
+        sites = tuple(
+            SiteSpec(site.name, tuple(site.gpus[i % len(site.gpus)] for i in range(n)))
+            for site, n in zip(self.sites, counts)
+            if n
+        )
+        keep = len(sites)
+        latency = self.link_latency_s
+        bandwidth = self.link_bandwidth_mbps
+        if not isinstance(latency, (int, float)):
+            latency = tuple(row[:keep] for row in latency[:keep])
+        if not isinstance(bandwidth, (int, float)):
+            bandwidth = tuple(row[:keep] for row in bandwidth[:keep])
+        return ClusterSpec(sites, latency, bandwidth)
+
+
+@dataclass(frozen=True)
+class WorkloadSpec:
+    """Request kinds, one arrival stream per site that originates requests, episode size."""
+
+    classes: tuple[RequestClass, ...]
+    streams: tuple[StreamSpec, ...]
+    num_tasks: int
+    initial_queue: int = 0
+
+    @property
+    def total_rate(self) -> float:
+        return sum(stream.arrivals.mean_rate for stream in self.streams)
+
+    def with_total_rate(self, rate: float) -> "WorkloadSpec":
+        """Scale every stream so that the rates add up to ``rate`` requests per second."""
+        if not (isinstance(rate, (int, float)) and math.isfinite(rate) and rate > 0):
+            raise ValueError(f"arrival_rate must be a positive number of requests per second, got {rate!r}")
+        scale = rate / self.total_rate
+        streams = tuple(replace(s, arrivals=s.arrivals.with_rate(s.arrivals.mean_rate * scale)) for s in self.streams)
+        return replace(self, streams=streams)
+
+
+@dataclass(frozen=True)
+class ScenarioSpec:
+    """One benchmark scenario. Its fields are the whole meaning of an id."""
+
+    id: str
+    description: str
+    cluster: ClusterSpec
+    workload: WorkloadSpec
+    trace: str
+    quality: str = "published"
+    reward: str = "balanced"
+    action_mode: str = "continuous"
+    obs_mode: str = "flat"
+    queue_len: int = 10
+    degrees: tuple[int, ...] = (1, 2, 4)
+    degree_mode: str = "agent"
+    max_steps: int = 50
+    step_levels: tuple[int, ...] = (10, 20, 30, 50)
+    decision_interval_s: float | None = None
+    idle_advance_s: float = 1.0
+    time_limit_s: float = 3600.0
+    max_episode_steps: int | None = None
+    placement: str = "edge"
+    time_scale_s: float = 10.0
+    """Seconds that observations divide times by (about one typical service time)."""
+    invalid_penalty: float | None = None
+    """Reward for an infeasible decision; None takes the reward preset's default."""
+    held_out: bool = False
+    """Reserved for the leaderboard's generalisation track: do not train on it."""
+    history: tuple[str, ...] = field(default=(), compare=False)
+
+    # ------------------------------------------------------------------ overrides
+    def with_overrides(self, **overrides: Any) -> "ScenarioSpec":
+        """A validated copy with make-time overrides applied (see ``OVERRIDES``)."""
+        unknown = sorted(set(overrides) - set(OVERRIDES))
+        if unknown:
+            raise ValueError(f"{self.id}: unknown keyword(s) {unknown}; accepted overrides: {', '.join(OVERRIDES)}")
+        spec = self
+        changes = dict(overrides)
+        if "num_servers" in changes:
+            spec = replace(spec, cluster=spec.cluster.resized(changes.pop("num_servers")))
+        if "arrival_rate" in changes:
+            spec = replace(spec, workload=spec.workload.with_total_rate(changes.pop("arrival_rate")))
+        if "num_tasks" in changes:
+            num_tasks = changes.pop("num_tasks")
+            if not isinstance(num_tasks, int) or num_tasks < 1:
+                raise ValueError(f"{self.id}: num_tasks must be a positive integer, got {num_tasks!r}")
+            spec = replace(spec, workload=replace(spec.workload, num_tasks=num_tasks, initial_queue=min(spec.workload.initial_queue, num_tasks)))
+        if "degrees" in changes:
+            changes["degrees"] = tuple(changes["degrees"])
+        spec = replace(spec, **changes)
+        spec.validate()
+        return spec
+
+    def validate(self) -> None:
+        """Check every field; errors name the scenario and the field. Loads the trace."""
+        from eat_bench.envs.rewards import REWARD_PRESETS
+        from eat_bench.sim.profiles import load_trace
+        from eat_bench.sim.quality import QUALITY_MODELS
+
+        where = self.id
+        if self.reward not in REWARD_PRESETS:
+            raise ValueError(f"{where}: unknown reward preset {self.reward!r}; choose from {sorted(REWARD_PRESETS)}")
+        if self.action_mode not in ACTION_MODES:
+            raise ValueError(f"{where}: action_mode must be one of {ACTION_MODES}, got {self.action_mode!r}")
+        if self.obs_mode not in OBS_MODES:
+            raise ValueError(f"{where}: obs_mode must be one of {OBS_MODES}, got {self.obs_mode!r}")
+        if self.degree_mode not in DEGREE_MODES:
+            raise ValueError(f"{where}: degree_mode must be one of {DEGREE_MODES}, got {self.degree_mode!r}")
+        if self.quality not in QUALITY_MODELS:
+            raise ValueError(f"{where}: unknown quality model {self.quality!r}; choose from {QUALITY_MODELS}")
+        if self.placement not in ("paper", "edge"):
+            raise ValueError(f"{where}: placement must be 'paper' or 'edge', got {self.placement!r}")
+        if not isinstance(self.queue_len, int) or self.queue_len < 1:
+            raise ValueError(f"{where}: queue_len must be a positive integer, got {self.queue_len!r}")
+        if not self.degrees or any(not isinstance(k, int) or k < 1 for k in self.degrees) or list(self.degrees) != sorted(set(self.degrees)):
+            raise ValueError(f"{where}: degrees must be distinct positive integers in increasing order, got {self.degrees!r}")
+        largest_site = max(len(site.gpus) for site in self.cluster.sites)
+        if self.degrees[-1] > largest_site:
+            raise ValueError(
+                f"{where}: degree {self.degrees[-1]} needs a site with {self.degrees[-1]} servers, but the largest "
+                f"site has {largest_site}; pass degrees= with smaller values or more servers"
+            )
+        if not isinstance(self.max_steps, int) or self.max_steps < 1:
+            raise ValueError(f"{where}: max_steps must be a positive integer, got {self.max_steps!r}")
+        if not self.step_levels or any(not 1 <= s <= self.max_steps for s in self.step_levels):
+            raise ValueError(f"{where}: step_levels must lie in 1..{self.max_steps}, got {self.step_levels!r}")
+        if self.decision_interval_s is not None and not (
+            isinstance(self.decision_interval_s, (int, float)) and self.decision_interval_s > 0
+        ):
+            raise ValueError(f"{where}: decision_interval_s must be positive or None, got {self.decision_interval_s!r}")
+        if not (isinstance(self.time_limit_s, (int, float)) and self.time_limit_s > 0):
+            raise ValueError(f"{where}: time_limit_s must be positive, got {self.time_limit_s!r}")
+        if self.workload.num_tasks < 1 or not 0 <= self.workload.initial_queue <= self.workload.num_tasks:
+            raise ValueError(f"{where}: need num_tasks >= 1 and 0 <= initial_queue <= num_tasks")
+        for stream in self.workload.streams:
+            if not 0 <= stream.site < self.cluster.num_sites:
+                raise ValueError(f"{where}: a stream originates at site {stream.site}, but the cluster has {self.cluster.num_sites}")
+        trace = load_trace(self.trace)
+        for site in self.cluster.sites:
+            for gpu in site.gpus:
+                for c in self.workload.classes:
+                    for k in self.degrees:
+                        if not trace.has(gpu, c.model, c.width, c.height, k):
+                            raise ValueError(
+                                f"{where}: trace {trace.name!r} has no row for gpu={gpu}, model={c.model}, "
+                                f"resolution={c.width}x{c.height}, degree={k} (site {site.name!r}); "
+                                f"its GPUs are {', '.join(trace.gpus())}"
+                            )
+
+    # ------------------------------------------------------------------ resolution
+    def sim_config(self) -> "SimConfig":
+        """Resolve the trace and quality model into a :class:`~eat_bench.sim.SimConfig`."""
+        from eat_bench.sim.engine import SimConfig
+        from eat_bench.sim.entities import ServerSpec
+        from eat_bench.sim.profiles import load_trace
+        from eat_bench.sim.quality import get_quality_model
+
+        servers = tuple(
+            ServerSpec(server_id=i, site=site_index, gpu=gpu)
+            for i, (site_index, gpu) in enumerate(
+                (s, g) for s, site in enumerate(self.cluster.sites) for g in site.gpus
+            )
+        )
+        return SimConfig(
+            servers=servers,
+            num_sites=self.cluster.num_sites,
+            classes=self.workload.classes,
+            streams=self.workload.streams,
+            num_tasks=self.workload.num_tasks,
+            initial_queue=self.workload.initial_queue,
+            degrees=self.degrees,
+            degree_mode=self.degree_mode,
+            trace=load_trace(self.trace),
+            quality=get_quality_model(self.quality),
+            link_latency_s=self.cluster.latency_matrix(),
+            link_bandwidth_bps=self.cluster.bandwidth_bps_matrix(),
+            placement=self.placement,
+            decision_interval_s=self.decision_interval_s,
+            idle_advance_s=self.idle_advance_s,
+            time_limit_s=self.time_limit_s,
+            visible=self.queue_len,
+            max_steps=self.max_steps,
+        )
+
+    def summary(self) -> str:
+        """One line: id, servers, GPU kinds, arrivals, what the agent chooses."""
+        arrivals = ", ".join(type(s.arrivals).__name__.replace("Arrivals", "").lower() for s in self.workload.streams)
+        return (
+            f"{self.id}: {self.cluster.num_servers} servers in {self.cluster.num_sites} site(s) "
+            f"({'/'.join(self.cluster.gpu_kinds)}), {self.workload.num_tasks} tasks, "
+            f"{arrivals} arrivals at {self.workload.total_rate:.3g}/s, degree chosen by {self.degree_mode}, "
+            f"{'tick ' + str(self.decision_interval_s) + ' s' if self.decision_interval_s else 'event-driven'}"
+            + (" [held out]" if self.held_out else "")
+        )
+
+
+# ---------------------------------------------------------------------- catalogue
+_PAPER = ScenarioSpec(
+    id="EAT-Paper-v0",
+    description=(
+        "The EAT paper's simulation (SEED_MODEL.md): 8 identical nodes, SD 1.4 at 512x512, degree fixed by "
+        "the task, 0.1 s ticks, 32 tasks of which 10 wait at t=0, rate 0.15/s."
+    ),
+    cluster=ClusterSpec(sites=(SiteSpec("paper", ("paper-gpu",) * 8),)),
+    workload=WorkloadSpec(
+        # The paper has no SLO; 30 s is ours, used only by metrics and other presets.
+        classes=(RequestClass("sd14", 512, 512, slo_s=30.0),),
+        streams=(StreamSpec(site=0, arrivals=SlottedBernoulliArrivals(rate=0.15, slot_s=0.1), classes=(0,)),),
+        num_tasks=32,
+        initial_queue=10,
+    ),
+    trace="eat-paper",
+    quality="paper",
+    reward="paper",
+    action_mode="continuous",
+    queue_len=10,
+    degrees=(1, 2, 4, 8),
+    degree_mode="task",
+    max_steps=32,
+    step_levels=(8, 16, 24, 32),
+    decision_interval_s=0.1,
+    time_limit_s=1024.0,
+    max_episode_steps=100_000,
+    placement="paper",
+    time_scale_s=10.0,
+    history=("v0: first release; reproduces SEED_MODEL.md",),
+)
+
+_EDGE_CLASSES = (
+    RequestClass("sd15", 512, 512, slo_s=5.0, weight=0.5),
+    RequestClass("sd15", 768, 768, slo_s=10.0, weight=0.25),
+    RequestClass("sdxl", 1024, 1024, slo_s=20.0, weight=0.25),
+)
+_EDGE_CLUSTER = ClusterSpec(
+    sites=(
+        SiteSpec("edge-a", ("RTX4090", "RTX4090", "RTX3090", "RTX3090")),
+        SiteSpec("edge-b", ("A100", "A100", "T4", "T4")),
+    ),
+    link_latency_s=0.02,
+    link_bandwidth_mbps=100.0,
+)
+# About 70% utilisation: see EDGE_RATE_NOTE in docs/scenarios.md (rate = 0.7 x the
+# cluster's warm single-GPU capacity at 30 steps for the request mix).
+_EDGE_RATE = 1.2
+
+_EDGE = ScenarioSpec(
+    id="EAT-Edge-v0",
+    description=(
+        "The default benchmark: 8 heterogeneous servers (RTX 4090/3090, A100, T4) in 2 sites, SD 1.5 and SDXL "
+        "at mixed resolutions, Poisson arrivals near 70% utilisation, an SLO per request; the agent chooses "
+        "task, degree and steps."
+    ),
+    cluster=_EDGE_CLUSTER,
+    workload=WorkloadSpec(
+        classes=_EDGE_CLASSES,
+        streams=(
+            StreamSpec(site=0, arrivals=PoissonArrivals(_EDGE_RATE / 2), classes=(0, 1, 2)),
+            StreamSpec(site=1, arrivals=PoissonArrivals(_EDGE_RATE / 2), classes=(0, 1, 2)),
+        ),
+        num_tasks=200,
+    ),
+    trace="edge-mixed",
+    max_episode_steps=4000,
+    history=("v0: first release",),
+)
+
+_LARGE_GPUS = ("H100", "A100", "RTX4090", "RTX3090", "T4")
+_LARGE = replace(
+    _EDGE,
+    id="EAT-Edge-Large-v0",
+    description="64 servers of 5 GPU kinds in 4 sites; gangs of up to 8; 800 tasks; Poisson near 70% utilisation.",
+    cluster=ClusterSpec(
+        sites=tuple(
+            SiteSpec(f"edge-{name}", tuple(_LARGE_GPUS[(i + j) % len(_LARGE_GPUS)] for j in range(16)))
+            for i, name in enumerate("abcd")
+        ),
+        link_latency_s=0.02,
+        link_bandwidth_mbps=200.0,
+    ),
+    workload=WorkloadSpec(
+        classes=_EDGE_CLASSES,
+        streams=tuple(StreamSpec(site=s, arrivals=PoissonArrivals(11.0 / 4), classes=(0, 1, 2)) for s in range(4)),
+        num_tasks=800,
+    ),
+    queue_len=16,
+    degrees=(1, 2, 4, 8),
+    max_episode_steps=16000,
+)
+
+_BURST = replace(
+    _EDGE,
+    id="EAT-Edge-Burst-v0",
+    description="EAT-Edge-v0's cluster under a diurnal stream (site a) and a bursty Markov-modulated stream (site b).",
+    workload=WorkloadSpec(
+        classes=_EDGE_CLASSES,
+        streams=(
+            StreamSpec(site=0, arrivals=DiurnalArrivals(_EDGE_RATE / 2, amplitude=0.8, period_s=300.0), classes=(0, 1, 2)),
+            StreamSpec(site=1, arrivals=BurstyArrivals(_EDGE_RATE / 2, burst_factor=6.0, calm_s=60.0, burst_s=10.0), classes=(0, 1, 2)),
+        ),
+        num_tasks=300,
+    ),
+    max_episode_steps=6000,
+)
+
+_SHIFT = replace(
+    _EDGE,
+    id="EAT-Edge-Shift-v0",
+    description=(
+        "Held out: a 3-site cluster with H100 and Jetson-free slow sites, SDXL-heavy mix and tighter SLOs; "
+        "for the leaderboard's generalisation track, not for training."
+    ),
+    cluster=ClusterSpec(
+        sites=(
+            SiteSpec("edge-a", ("H100", "RTX3090", "RTX3090", "T4")),
+            SiteSpec("edge-b", ("RTX4090", "RTX4090", "T4", "T4")),
+            SiteSpec("edge-c", ("A100", "A100", "RTX3090", "RTX4090")),
+        ),
+        link_latency_s=((0.0, 0.01, 0.04), (0.01, 0.0, 0.03), (0.04, 0.03, 0.0)),
+        link_bandwidth_mbps=((0.0, 200.0, 50.0), (200.0, 0.0, 100.0), (50.0, 100.0, 0.0)),
+    ),
+    workload=WorkloadSpec(
+        classes=(
+            RequestClass("sd15", 512, 512, slo_s=4.0, weight=0.3),
+            RequestClass("sd15", 768, 768, slo_s=8.0, weight=0.2),
+            RequestClass("sdxl", 1024, 1024, slo_s=15.0, weight=0.5),
+        ),
+        streams=tuple(StreamSpec(site=s, arrivals=PoissonArrivals(0.4), classes=(0, 1, 2)) for s in range(3)),
+        num_tasks=200,
+    ),
+    held_out=True,
+)
+
+SCENARIOS: dict[str, ScenarioSpec] = {spec.id: spec for spec in (_EDGE, _PAPER, _LARGE, _BURST, _SHIFT)}
+"""Every registered scenario id."""
+
+
+def get_scenario(scenario_id: str) -> ScenarioSpec:
+    """The scenario of an id (``EAT-Edge-v0``); unknown ids fail with the list of ids."""
+    try:
+        return SCENARIOS[scenario_id]
+    except KeyError:
+        raise ValueError(f"unknown scenario id {scenario_id!r}; registered: {', '.join(SCENARIOS)}") from None

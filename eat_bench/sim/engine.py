@@ -1,0 +1,440 @@
+"""The discrete-event simulator of an edge GPU cluster serving diffusion requests.
+
+One :class:`Simulator` holds the clock, the request queue, the servers' state and a heap
+of completion events. A scheduler (an env, a heuristic) calls :meth:`Simulator.dispatch`
+to start a queued task on ``degree`` servers at once (gang scheduling of patch-parallel
+diffusion) and :meth:`Simulator.wait` to let time pass. Service time is::
+
+    cold start (unless the servers are exactly one warm group holding the model)
+    + overhead + steps * per-step time of the slowest GPU in the group at that degree
+    + transfer time when the servers sit at another site than the request
+
+Two clocks: event-driven (the default; ``wait`` jumps to the next arrival or completion
+and the scheduler is only asked when a dispatch is possible) and fixed-tick
+(``decision_interval_s``; every ``wait`` advances one tick, the paper's semantics).
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from eat_bench.sim.entities import ServerSpec, TaskRecord, WarmGroups
+from eat_bench.sim.profiles import ProfileTrace
+from eat_bench.sim.quality import QualityModel
+from eat_bench.sim.workload import RequestBatch, RequestClass, StreamSpec, generate_requests
+
+__all__ = ["SimConfig", "Simulator", "PLACEMENTS", "RAW_IMAGE_BYTES_PER_PIXEL"]
+
+PLACEMENTS = ("paper", "edge")
+RAW_IMAGE_BYTES_PER_PIXEL = 3
+"""An image travels back as raw 8-bit RGB: width * height * 3 bytes."""
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """Everything the simulator needs, resolved from a scenario (traces already loaded)."""
+
+    servers: tuple[ServerSpec, ...]
+    num_sites: int
+    classes: tuple[RequestClass, ...]
+    streams: tuple[StreamSpec, ...]
+    num_tasks: int
+    initial_queue: int
+    degrees: tuple[int, ...]
+    degree_mode: str
+    """"agent": the scheduler picks the degree; "task": each task demands one (paper)."""
+    trace: ProfileTrace
+    quality: QualityModel
+    link_latency_s: tuple[tuple[float, ...], ...]
+    link_bandwidth_bps: tuple[tuple[float, ...], ...]
+    """Bytes per second between sites (row: request's site, column: servers' site)."""
+    placement: str = "edge"
+    decision_interval_s: float | None = None
+    idle_advance_s: float = 1.0
+    time_limit_s: float = 3600.0
+    visible: int = 10
+    """How many queued tasks a scheduler can see and pick from (the queue's head)."""
+    max_steps: int = 50
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        """Distinct models of the request classes, in first-seen order."""
+        return tuple(dict.fromkeys(c.model for c in self.classes))
+
+
+class Simulator:
+    """Discrete-event core; see the module docstring for the semantics.
+
+    State that encoders read directly (no copies): ``now``, ``queue`` (task ids, oldest
+    first), ``busy_until`` / ``warm_model`` / ``group_size`` (numpy arrays per server),
+    ``free_count`` per site, ``records`` (dispatched tasks), ``events`` (this step's
+    ``(kind, time, task_id)`` tuples), and the version counters ``queue_version`` and
+    ``server_version`` that change whenever the queue or the servers' warm state does.
+    """
+
+    def __init__(self, config: SimConfig) -> None:
+        if config.placement not in PLACEMENTS:
+            raise ValueError(f"placement must be one of {PLACEMENTS}, got {config.placement!r}")
+        if config.degree_mode not in ("agent", "task"):
+            raise ValueError(f"degree_mode must be 'agent' or 'task', got {config.degree_mode!r}")
+        if not config.servers:
+            raise ValueError("the cluster has no servers")
+        self.config = config
+        self.num_servers = len(config.servers)
+        self.models = config.models
+        self.class_model = [self.models.index(c.model) for c in config.classes]
+        self._class_weights = tuple(c.weight for c in config.classes)
+        self._build_service_tables()
+        self._build_placement_order()
+        self._quality_table = [
+            (
+                config.quality.table(c.model, config.max_steps),
+                config.quality.normalized_table(c.model, config.max_steps),
+            )
+            for c in config.classes
+        ]
+        self.reset(0)
+
+    # ------------------------------------------------------------------ setup
+    def _build_service_tables(self) -> None:
+        """Per (class, degree): per-server step, overhead and load seconds; transfer per site pair."""
+        cfg = self.config
+        self._step: list[dict[int, list[float]]] = []
+        self._overhead: list[dict[int, list[float]]] = []
+        self._load: list[dict[int, list[float]]] = []
+        for c in cfg.classes:
+            step, overhead, load = {}, {}, {}
+            for k in cfg.degrees:
+                rows = [cfg.trace.lookup(s.gpu, c.model, c.width, c.height, k) for s in cfg.servers]
+                step[k] = [r.step_s for r in rows]
+                overhead[k] = [r.overhead_s for r in rows]
+                load[k] = [r.load_s for r in rows]
+            self._step.append(step)
+            self._overhead.append(overhead)
+            self._load.append(load)
+        self._transfer = [
+            [
+                [
+                    0.0
+                    if origin == site
+                    else cfg.link_latency_s[origin][site]
+                    + c.pixels * RAW_IMAGE_BYTES_PER_PIXEL / cfg.link_bandwidth_bps[origin][site]
+                    for site in range(cfg.num_sites)
+                ]
+                for origin in range(cfg.num_sites)
+            ]
+            for c in cfg.classes
+        ]
+
+    def _build_placement_order(self) -> None:
+        """Free-server lists are kept sorted by rank: index (paper) or speed, then index (edge)."""
+        cfg = self.config
+        self.server_site = np.array([s.site for s in cfg.servers], dtype=np.int64)
+        self._site_of = [s.site for s in cfg.servers]
+        if cfg.placement == "paper":
+            self._rank = list(range(self.num_servers))
+        else:
+            # Rank by single-GPU step time of the first class: fastest GPUs first.
+            ref = self._step[0][cfg.degrees[0]]
+            order = sorted(range(self.num_servers), key=lambda i: (ref[i], i))
+            self._rank = [0] * self.num_servers
+            for rank, server in enumerate(order):
+                self._rank[server] = rank
+        # Sites to try for a request from each origin: its own first, then by transfer cost.
+        self._site_order = []
+        for origin in range(cfg.num_sites):
+            others = [s for s in range(cfg.num_sites) if s != origin]
+            others.sort(key=lambda s: (self._transfer[0][origin][s], s))
+            self._site_order.append([origin, *others])
+        self.site_sizes = [self._site_of.count(s) for s in range(cfg.num_sites)]
+
+    # ------------------------------------------------------------------ episode
+    def reset(self, seed: int | None) -> None:
+        """Start a new episode; every random draw comes from generators made here."""
+        workload_seq, tie_seq = np.random.SeedSequence(seed).spawn(2)
+        self.workload_rng = np.random.default_rng(workload_seq)
+        self.tie_rng = np.random.default_rng(tie_seq)
+        cfg = self.config
+        self.requests: RequestBatch = generate_requests(
+            self.workload_rng,
+            cfg.streams,
+            self._class_weights,
+            cfg.num_tasks,
+            cfg.initial_queue,
+            cfg.degrees if cfg.degree_mode == "task" else None,
+        )
+        req = self.requests
+        self.task_arrival: list[float] = req.arrival_s.tolist()
+        self.task_class: list[int] = req.class_index.tolist()
+        self.task_site: list[int] = req.site.tolist()
+        self.task_degree: list[int] = req.degree.tolist()
+        self.task_slo: list[float] = [cfg.classes[c].slo_s for c in self.task_class]
+        self.now = 0.0
+        self._tick = 0
+        self._next_arrival = 0
+        self.queue: list[int] = []
+        self._queue_inv_slo = 0.0
+        self.queue_seconds = 0.0
+        """Cumulative task-seconds spent queued (sum over tasks of their wait so far)."""
+        self.queue_slo_seconds = 0.0
+        """Cumulative queued time in units of each task's SLO (sum of dt / slo)."""
+        self.busy_until = np.zeros(self.num_servers)
+        self.warm_model = np.full(self.num_servers, -1, dtype=np.int64)
+        self.group_size = np.zeros(self.num_servers, dtype=np.int64)
+        self.warm = WarmGroups(self.num_servers)
+        self._free: list[list[int]] = [[] for _ in range(cfg.num_sites)]
+        for server in sorted(range(self.num_servers), key=self._rank.__getitem__):
+            self._free[self._site_of[server]].append(server)
+        self.free_count = [len(f) for f in self._free]
+        self._heap: list[tuple[float, int, int, int]] = []
+        self._seq = 0
+        self.records: list[TaskRecord] = []
+        self.events: list[tuple[str, float, int]] = []
+        self.busy_server_seconds = 0.0
+        self.queue_version = 0
+        self.server_version = 0
+        self._arrive_until(0.0)
+
+    # ------------------------------------------------------------------ queries
+    @property
+    def all_arrived(self) -> bool:
+        return self._next_arrival >= len(self.task_arrival)
+
+    @property
+    def done(self) -> bool:
+        """Every task arrived, was dispatched, and every server is idle again."""
+        return not self.queue and not self._heap and self._next_arrival >= len(self.task_arrival)
+
+    @property
+    def truncated(self) -> bool:
+        return self.now >= self.config.time_limit_s
+
+    def next_event_time(self) -> float:
+        arrival = self.task_arrival[self._next_arrival] if self._next_arrival < len(self.task_arrival) else math.inf
+        completion = self._heap[0][0] if self._heap else math.inf
+        return arrival if arrival < completion else completion
+
+    def max_free(self, site: int | None = None) -> int:
+        """Most free servers in one site (gangs never span sites), or in ``site``."""
+        return max(self.free_count) if site is None else self.free_count[site]
+
+    def required_degree(self, task: int) -> int:
+        """Smallest degree this task can run at: its demand, or the smallest allowed."""
+        return self.task_degree[task] or self.config.degrees[0]
+
+    def can_decide(self) -> bool:
+        """Whether some visible task can be dispatched now."""
+        if not self.queue:
+            return False
+        most = max(self.free_count)
+        if self.config.degree_mode == "agent":
+            return most >= self.config.degrees[0]
+        degree = self.task_degree
+        for task in self.queue[: self.config.visible]:
+            if degree[task] <= most:
+                return True
+        return False
+
+    def mean_visible_wait(self) -> float:
+        """Mean waiting time so far of the visible queue (the paper's W)."""
+        visible = self.queue[: self.config.visible]
+        if not visible:
+            return 0.0
+        arrival = self.task_arrival
+        return self.now - sum(arrival[t] for t in visible) / len(visible)
+
+    # ------------------------------------------------------------------ placement
+    def place(self, task: int, degree: int, site: int | None = None) -> tuple[int, tuple[int, ...]] | None:
+        """Servers for ``task`` at ``degree``: an idle warm group holding its model if one
+        exists (origin site first), else the first ``degree`` free servers of the first
+        site with enough (origin first, then by transfer cost). ``site`` restricts it."""
+        model = self.class_model[self.task_class[task]]
+        sites = self._site_order[self.task_site[task]] if site is None else (site,)
+        warm = self.warm
+        for s in sites:
+            group = warm.idle_group(model, degree, s)
+            if group >= 0:
+                return s, warm.members(group)
+        for s in sites:
+            free = self._free[s]
+            if len(free) >= degree:
+                return s, tuple(free[:degree])
+        return None
+
+    def service_estimate(self, task: int, degree: int, steps: int, site: int | None = None) -> float | None:
+        """Seconds from dispatch to the image reaching the user, or None if infeasible now."""
+        placed = self.place(task, degree, site)
+        if placed is None:
+            return None
+        s, servers = placed
+        c = self.task_class[task]
+        warm = self.warm.is_warm(servers, self.class_model[c])
+        return self._service_parts(c, degree, steps, servers, warm, self.task_site[task], s)[3]
+
+    def _service_parts(
+        self, c: int, degree: int, steps: int, servers: tuple[int, ...], warm: bool, origin: int, site: int
+    ) -> tuple[float, float, float, float]:
+        step, overhead = self._step[c][degree], self._overhead[c][degree]
+        cold = 0.0 if warm else max(self._load[c][degree][i] for i in servers)
+        compute = max(overhead[i] for i in servers) + steps * max(step[i] for i in servers)
+        transfer = self._transfer[c][origin][site]
+        return cold, compute, transfer, cold + compute + transfer
+
+    # ------------------------------------------------------------------ actions
+    def dispatch(self, slot: int, degree: int, steps: int, site: int | None = None) -> TaskRecord | str:
+        """Start the task in queue ``slot`` on ``degree`` servers for ``steps`` steps.
+
+        Returns the task's record, or a short reason string when the decision is
+        infeasible (nothing changes then). In "task" degree mode ``degree`` is ignored.
+        """
+        cfg = self.config
+        if slot < 0 or slot >= len(self.queue) or slot >= cfg.visible:
+            return "empty slot"
+        if not 1 <= steps <= cfg.max_steps:
+            return f"steps {steps} outside 1..{cfg.max_steps}"
+        task = self.queue[slot]
+        if self.task_degree[task]:
+            degree = self.task_degree[task]
+        elif degree not in self._step[0]:
+            return f"degree {degree} not in {cfg.degrees}"
+        placed = self.place(task, degree, site)
+        if placed is None:
+            return f"no {degree} free servers" + ("" if site is None else f" at site {site}")
+        site, servers = placed
+        c = self.task_class[task]
+        model = self.class_model[c]
+        warm, group, stale = self.warm.occupy(servers, model, site)
+        cold, compute, transfer, _ = self._service_parts(c, degree, steps, servers, warm, self.task_site[task], site)
+        now = self.now
+        free_at = now + cold + compute
+        # Bookkeeping: queue, servers, events.
+        del self.queue[slot]
+        slo = self.task_slo[task]
+        self._queue_inv_slo = self._queue_inv_slo - 1.0 / slo if self.queue else 0.0
+        free = self._free[site]
+        for server in servers:
+            free.remove(server)
+            self.busy_until[server] = free_at
+        self.free_count[site] -= degree
+        if not warm:
+            members = list(servers)
+            self.warm_model[members] = model
+            self.group_size[members] = degree
+            if stale:
+                self.warm_model[stale] = -1
+                self.group_size[stale] = 0
+        heapq.heappush(self._heap, (free_at, self._seq, group, task))
+        self._seq += 1
+        self.busy_server_seconds += (cold + compute) * degree
+        quality, quality_norm = self._quality_table[c]
+        spec = cfg.classes[c]
+        record = TaskRecord(
+            task_id=task,
+            site=self.task_site[task],
+            model=spec.model,
+            width=spec.width,
+            height=spec.height,
+            arrival_s=self.task_arrival[task],
+            slo_s=slo,
+            start_s=now,
+            finish_s=free_at + transfer,
+            steps=steps,
+            degree=degree,
+            servers=servers,
+            cold_start=not warm,
+            cold_start_s=cold,
+            compute_s=compute,
+            transfer_s=transfer,
+            quality=quality[steps],
+            quality_normalized=quality_norm[steps],
+        )
+        self.records.append(record)
+        self.events.append(("dispatch", now, task))
+        self.queue_version += 1
+        self.server_version += 1
+        return record
+
+    def wait(self) -> None:
+        """Let time pass: one tick in tick mode, else up to the next event, then on until
+        a decision is possible (event mode). With nothing pending, ``idle_advance_s``."""
+        interval = self.config.decision_interval_s
+        if interval is not None:
+            self._tick = max(self._tick + 1, math.floor(self.now / interval + 1e-9) + 1)
+            self.advance_to(self._tick * interval)
+            return
+        target = self.next_event_time()
+        if target == math.inf:
+            target = self.now + self.config.idle_advance_s
+        self.advance_to(min(target, max(self.config.time_limit_s, self.now)))
+        self.settle()
+
+    def settle(self) -> None:
+        """Event mode: advance event by event until a decision is possible, the episode
+        is done or the time limit is reached. A no-op in tick mode."""
+        if self.config.decision_interval_s is not None:
+            return
+        limit = self.config.time_limit_s
+        while not self.can_decide() and not self.done and self.now < limit:
+            target = self.next_event_time()
+            if target == math.inf:
+                break
+            self.advance_to(min(target, limit))
+
+    def advance_to(self, t: float) -> None:
+        """Process every arrival and completion up to time ``t`` (in time order)."""
+        arrival = self.task_arrival
+        heap = self._heap
+        n = len(arrival)
+        while True:
+            next_arrival = arrival[self._next_arrival] if self._next_arrival < n else math.inf
+            next_completion = heap[0][0] if heap else math.inf
+            if next_completion <= next_arrival:
+                if next_completion > t:
+                    break
+                self._accrue(next_completion)
+                self._complete(heapq.heappop(heap))
+            else:
+                if next_arrival > t:
+                    break
+                self._accrue(next_arrival)
+                self._arrive_until(next_arrival)
+        self._accrue(t)
+
+    def _accrue(self, t: float) -> None:
+        dt = t - self.now
+        if dt > 0.0:
+            if self.queue:
+                self.queue_seconds += len(self.queue) * dt
+                self.queue_slo_seconds += self._queue_inv_slo * dt
+            self.now = t
+
+    def _arrive_until(self, t: float) -> None:
+        arrival = self.task_arrival
+        n = len(arrival)
+        i = self._next_arrival
+        while i < n and arrival[i] <= t:
+            self.queue.append(i)
+            self._queue_inv_slo += 1.0 / self.task_slo[i]
+            self.events.append(("arrival", arrival[i], i))
+            i += 1
+        if i != self._next_arrival:
+            self._next_arrival = i
+            self.queue_version += 1
+
+    def _complete(self, entry: tuple[float, int, int, int]) -> None:
+        _, _, group, task = entry
+        members = self.warm.members(group)
+        site = self._site_of[members[0]]
+        free = self._free[site]
+        rank = self._rank
+        for server in members:
+            bisect.insort(free, server, key=rank.__getitem__)
+        self.free_count[site] += len(members)
+        self.warm.release(group)
+        self.events.append(("complete", self.now, task))
+        self.server_version += 1

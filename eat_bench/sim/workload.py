@@ -1,0 +1,345 @@
+"""Arrival processes and request generation.
+
+Every process is a frozen dataclass that draws a whole episode's arrival times at reset
+from a ``numpy.random.Generator`` (vectorised, reproducible, nothing drawn in ``step``).
+Processes: :class:`PoissonArrivals`, :class:`SlottedBernoulliArrivals` (the paper's
+per-tick coin flip), :class:`DiurnalArrivals` (cosine-varying rate),
+:class:`BurstyArrivals` (two-state Markov-modulated Poisson) and
+:class:`ReplayArrivals` (times read from a CSV file).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+__all__ = [
+    "ArrivalProcess",
+    "PoissonArrivals",
+    "SlottedBernoulliArrivals",
+    "DiurnalArrivals",
+    "BurstyArrivals",
+    "ReplayArrivals",
+    "RequestClass",
+    "StreamSpec",
+    "RequestBatch",
+    "generate_requests",
+]
+
+
+@runtime_checkable
+class ArrivalProcess(Protocol):
+    """Draws arrival times; ``mean_rate`` is in requests per second."""
+
+    @property
+    def mean_rate(self) -> float: ...
+
+    def with_rate(self, rate: float) -> "ArrivalProcess": ...
+
+    def sample_times(self, rng: np.random.Generator, count: int) -> np.ndarray: ...
+
+
+def _check_rate(name: str, rate: float) -> None:
+    if not (isinstance(rate, (int, float)) and math.isfinite(rate) and rate > 0):
+        raise ValueError(f"{name}: rate must be a positive finite number of requests/s, got {rate!r}")
+
+
+@dataclass(frozen=True)
+class PoissonArrivals:
+    """Poisson arrivals: exponential gaps with mean ``1 / rate`` seconds."""
+
+    rate: float
+
+    def __post_init__(self) -> None:
+        _check_rate("PoissonArrivals", self.rate)
+
+    @property
+    def mean_rate(self) -> float:
+        return self.rate
+
+    def with_rate(self, rate: float) -> "PoissonArrivals":
+        return replace(self, rate=rate)
+
+    def sample_times(self, rng: np.random.Generator, count: int) -> np.ndarray:
+        return np.cumsum(rng.exponential(1.0 / self.rate, size=count))
+
+
+@dataclass(frozen=True)
+class SlottedBernoulliArrivals:
+    """The paper's arrivals: one coin flip per ``slot_s`` slot with p = rate * slot_s.
+
+    Arrival times fall on slot ends (multiples of ``slot_s``), so a fixed-tick simulator
+    sees them exactly at tick boundaries. Drawn as geometric gaps, which is the same
+    distribution as flipping a coin every slot.
+    """
+
+    rate: float
+    slot_s: float = 0.1
+
+    def __post_init__(self) -> None:
+        _check_rate("SlottedBernoulliArrivals", self.rate)
+        if not 0 < self.rate * self.slot_s <= 1:
+            raise ValueError(
+                f"SlottedBernoulliArrivals: rate * slot_s must lie in (0, 1], got {self.rate} * {self.slot_s}"
+            )
+
+    @property
+    def mean_rate(self) -> float:
+        return self.rate
+
+    def with_rate(self, rate: float) -> "SlottedBernoulliArrivals":
+        return replace(self, rate=rate)
+
+    def sample_times(self, rng: np.random.Generator, count: int) -> np.ndarray:
+        slots = np.cumsum(rng.geometric(self.rate * self.slot_s, size=count))
+        return slots * self.slot_s
+
+
+@dataclass(frozen=True)
+class DiurnalArrivals:
+    """Poisson arrivals whose rate follows a cosine day:
+    ``rate(t) = mean_rate * (1 + amplitude * cos(2 pi (t - peak_s) / period_s))``.
+
+    Drawn by thinning a Poisson process of the peak rate (Lewis and Shedler).
+    """
+
+    rate: float
+    amplitude: float = 0.5
+    period_s: float = 600.0
+    peak_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        _check_rate("DiurnalArrivals", self.rate)
+        if not 0 <= self.amplitude <= 1:
+            raise ValueError(f"DiurnalArrivals: amplitude must lie in [0, 1], got {self.amplitude}")
+        if not self.period_s > 0:
+            raise ValueError(f"DiurnalArrivals: period_s must be positive, got {self.period_s}")
+
+    @property
+    def mean_rate(self) -> float:
+        return self.rate
+
+    def with_rate(self, rate: float) -> "DiurnalArrivals":
+        return replace(self, rate=rate)
+
+    def rate_at(self, t: np.ndarray | float) -> np.ndarray | float:
+        return self.rate * (1 + self.amplitude * np.cos(2 * np.pi * (np.asarray(t) - self.peak_s) / self.period_s))
+
+    def sample_times(self, rng: np.random.Generator, count: int) -> np.ndarray:
+        peak = self.rate * (1 + self.amplitude)
+        accepted: list[np.ndarray] = []
+        start, have = 0.0, 0
+        while have < count:
+            batch = max(16, int(2 * (count - have) * (1 + self.amplitude)))
+            times = start + np.cumsum(rng.exponential(1.0 / peak, size=batch))
+            keep = times[rng.random(batch) * peak <= self.rate_at(times)]
+            accepted.append(keep)
+            have += keep.size
+            start = float(times[-1])
+        return np.concatenate(accepted)[:count]
+
+
+@dataclass(frozen=True)
+class BurstyArrivals:
+    """Two-state Markov-modulated Poisson process: calm and burst phases.
+
+    The phase lasts an exponential time with mean ``calm_s`` / ``burst_s``; in a burst
+    the rate is ``burst_factor`` times the calm rate. ``rate`` is the long-run mean.
+    """
+
+    rate: float
+    burst_factor: float = 6.0
+    calm_s: float = 120.0
+    burst_s: float = 20.0
+
+    def __post_init__(self) -> None:
+        _check_rate("BurstyArrivals", self.rate)
+        if not self.burst_factor >= 1:
+            raise ValueError(f"BurstyArrivals: burst_factor must be >= 1, got {self.burst_factor}")
+        if not (self.calm_s > 0 and self.burst_s > 0):
+            raise ValueError("BurstyArrivals: calm_s and burst_s must be positive")
+
+    @property
+    def mean_rate(self) -> float:
+        return self.rate
+
+    @property
+    def calm_rate(self) -> float:
+        share_burst = self.burst_s / (self.calm_s + self.burst_s)
+        return self.rate / (1 - share_burst + share_burst * self.burst_factor)
+
+    def with_rate(self, rate: float) -> "BurstyArrivals":
+        return replace(self, rate=rate)
+
+    def sample_times(self, rng: np.random.Generator, count: int) -> np.ndarray:
+        rates = (self.calm_rate, self.calm_rate * self.burst_factor)
+        dwell = (self.calm_s, self.burst_s)
+        out = np.empty(count)
+        have, now, phase = 0, 0.0, 0
+        while have < count:
+            end = now + rng.exponential(dwell[phase])
+            # Arrivals in [now, end): a Poisson count, placed uniformly.
+            n = min(int(rng.poisson(rates[phase] * (end - now))), count - have)
+            out[have : have + n] = np.sort(rng.uniform(now, end, size=n))
+            have += n
+            now, phase = end, 1 - phase
+        return out
+
+
+@lru_cache(maxsize=16)
+def _read_replay(path: str) -> tuple[float, ...]:
+    times: list[float] = []
+    with open(path, newline="") as handle:
+        reader = csv.DictReader(handle)
+        if reader.fieldnames is None or "time_s" not in reader.fieldnames:
+            raise ValueError(f"{path}: row 1: missing column 'time_s' (found {reader.fieldnames})")
+        previous = 0.0
+        for row_number, row in enumerate(reader, start=2):
+            try:
+                value = float(row["time_s"])
+            except (TypeError, ValueError):
+                raise ValueError(f"{path}: row {row_number}: column 'time_s': not a number: {row['time_s']!r}") from None
+            if not math.isfinite(value) or value < previous:
+                raise ValueError(
+                    f"{path}: row {row_number}: column 'time_s': must be finite and non-decreasing, got {value}"
+                )
+            times.append(value)
+            previous = value
+    if not times:
+        raise ValueError(f"{path}: no arrival rows")
+    return tuple(times)
+
+
+@dataclass(frozen=True)
+class ReplayArrivals:
+    """Arrival times replayed from a CSV file with a ``time_s`` column (seconds, sorted).
+
+    ``rate_scale`` compresses time (2.0 plays the trace twice as fast). When an episode
+    needs more arrivals than the file holds, the trace repeats, shifted by its length.
+    """
+
+    path: str
+    rate_scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not os.path.isfile(self.path):
+            raise ValueError(f"ReplayArrivals: no such arrival trace file: {self.path}")
+        _check_rate("ReplayArrivals(rate_scale)", self.rate_scale)
+        _read_replay(str(Path(self.path).resolve()))
+
+    def _times(self) -> np.ndarray:
+        return np.asarray(_read_replay(str(Path(self.path).resolve())))
+
+    @property
+    def mean_rate(self) -> float:
+        times = self._times()
+        span = float(times[-1]) if times[-1] > 0 else 1.0
+        return self.rate_scale * times.size / span
+
+    def with_rate(self, rate: float) -> "ReplayArrivals":
+        _check_rate("ReplayArrivals", rate)
+        return replace(self, rate_scale=self.rate_scale * rate / self.mean_rate)
+
+    def sample_times(self, rng: np.random.Generator, count: int) -> np.ndarray:
+        times = self._times()
+        span = float(times[-1]) if times[-1] > 0 else 1.0
+        reps = -(-count // times.size)
+        tiled = np.concatenate([times + i * span for i in range(reps)])[:count]
+        return tiled / self.rate_scale
+
+
+@dataclass(frozen=True)
+class RequestClass:
+    """A kind of request: model, image size, SLO, and its share of a stream's arrivals."""
+
+    model: str
+    width: int
+    height: int
+    slo_s: float
+    weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.width <= 0 or self.height <= 0:
+            raise ValueError(f"RequestClass {self.model}: width and height must be positive")
+        if not self.slo_s > 0:
+            raise ValueError(f"RequestClass {self.model}: slo_s must be positive, got {self.slo_s}")
+        if not self.weight > 0:
+            raise ValueError(f"RequestClass {self.model}: weight must be positive, got {self.weight}")
+
+    @property
+    def pixels(self) -> int:
+        return self.width * self.height
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """One site's request stream: where requests originate, when, and which kinds."""
+
+    site: int
+    arrivals: ArrivalProcess
+    classes: tuple[int, ...]
+    """Indices into the scenario's request classes that this stream draws from."""
+
+
+@dataclass(frozen=True)
+class RequestBatch:
+    """An episode's requests, sorted by arrival time (arrays of equal length)."""
+
+    arrival_s: np.ndarray
+    class_index: np.ndarray
+    site: np.ndarray
+    degree: np.ndarray
+    """Degree each task demands; 0 where the scheduler chooses."""
+
+    def __len__(self) -> int:
+        return int(self.arrival_s.size)
+
+
+def generate_requests(
+    rng: np.random.Generator,
+    streams: tuple[StreamSpec, ...],
+    class_weights: tuple[float, ...],
+    num_tasks: int,
+    initial_queue: int = 0,
+    task_degrees: tuple[int, ...] | None = None,
+) -> RequestBatch:
+    """Draw an episode of ``num_tasks`` requests from the superposed site streams.
+
+    The first ``initial_queue`` tasks arrive at time 0 (the paper's full starting queue),
+    spread over the streams in proportion to their rates. ``task_degrees``, when given,
+    makes each task demand a degree drawn uniformly from it (the paper's setting).
+    """
+    if num_tasks <= 0:
+        raise ValueError(f"num_tasks must be positive, got {num_tasks}")
+    weights = np.asarray(class_weights, dtype=float)
+    rates = np.array([stream.arrivals.mean_rate for stream in streams])
+    later = num_tasks - initial_queue
+    times, origin = [], []
+    for index, stream in enumerate(streams):
+        times.append(stream.arrivals.sample_times(rng, later) if later > 0 else np.empty(0))
+        origin.append(np.full(times[-1].size, index))
+    all_times = np.concatenate(times)
+    all_origin = np.concatenate(origin)
+    order = np.argsort(all_times, kind="stable")[: max(later, 0)]
+    first = rng.choice(len(streams), size=initial_queue, p=rates / rates.sum())
+    stream_of = np.concatenate([first, all_origin[order]]).astype(np.int64)
+    arrival = np.concatenate([np.zeros(initial_queue), all_times[order]])
+    class_index = np.empty(num_tasks, dtype=np.int64)
+    for index, stream in enumerate(streams):
+        chosen = np.flatnonzero(stream_of == index)
+        allowed = np.asarray(stream.classes)
+        p = weights[allowed] / weights[allowed].sum()
+        class_index[chosen] = allowed[rng.choice(allowed.size, size=chosen.size, p=p)]
+    site = np.array([stream.site for stream in streams], dtype=np.int64)[stream_of]
+    if task_degrees:
+        degree = np.asarray(task_degrees, dtype=np.int64)[rng.integers(len(task_degrees), size=num_tasks)]
+    else:
+        degree = np.zeros(num_tasks, dtype=np.int64)
+    return RequestBatch(arrival_s=arrival, class_index=class_index, site=site, degree=degree)
