@@ -228,6 +228,31 @@ class ActionDecoder:
         degree = self.degrees[values[1]] if self.agent_degree else 0
         return values[0] - 1, degree, self.step_levels[values[2]]
 
+    def encode(self, decision: Decision | None) -> np.ndarray:
+        """The action that :meth:`decode` turns into ``decision`` (None: wait).
+
+        For discrete actions ``steps`` must be one of ``step_levels``; for continuous
+        ones any step count in 1..max_steps round-trips exactly.
+        """
+        if self.mode == "continuous":
+            action = np.full(self._shape, -1.0, dtype=np.float32)
+            if decision is None:
+                return action
+            slot, degree, steps = decision
+            action[0] = 1.0
+            action[1] = 2.0 * steps / self.max_steps - 1.0
+            if self.agent_degree:
+                action[2] = 2.0 * (self.degrees.index(degree) + 0.5) / len(self.degrees) - 1.0
+            action[self.slot_offset + slot] = 1.0
+            return action
+        if decision is None:
+            return np.zeros(3, dtype=np.int64)
+        slot, degree, steps = decision
+        return np.array(
+            [slot + 1, self.degrees.index(degree) if self.agent_degree else 0, self.step_levels.index(steps)],
+            dtype=np.int64,
+        )
+
     def masks(self) -> np.ndarray:
         """MaskablePPO's flat mask: slot (wait always valid), degree, step level."""
         if self.mode != "discrete":

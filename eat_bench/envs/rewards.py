@@ -13,11 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from eat_bench.sim.entities import TaskRecord
+from eat_bench.sim.quality import PaperQuality
 
-__all__ = ["RewardPreset", "REWARD_PRESETS", "get_reward_preset", "PAPER_QUALITY_CAP"]
+__all__ = ["RewardPreset", "REWARD_PRESETS", "get_reward_preset", "PAPER_QUALITY_MAX"]
 
-PAPER_QUALITY_CAP = 0.27
-"""The paper's top quality q(s > 30); its reward uses the raw q, i.e. 0.27 x normalised q."""
+PAPER_QUALITY_MAX = PaperQuality().max_quality("sd14")
+"""The paper's best quality, q(30) = 0.2837. Its reward uses q on that scale, taken as
+``PAPER_QUALITY_MAX x normalised quality``: the paper's own q under the ``paper`` quality
+model, and the same scale for any other quality model."""
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,7 @@ class RewardPreset:
             if record is not None:
                 response = record.finish_s - record.arrival_s
                 reward += min(10.0, self.paper_w_t / (self.paper_w_tt * visible_wait_s + response))
-                reward += self.paper_w_q * PAPER_QUALITY_CAP * record.quality_normalized
+                reward += self.paper_w_q * PAPER_QUALITY_MAX * record.quality_normalized
             return reward
         reward -= (self.w_latency + self.w_wait) * queue_slo_seconds
         if record is not None:
@@ -78,9 +81,9 @@ REWARD_PRESETS: dict[str, RewardPreset] = {
     for preset in (
         RewardPreset(
             "paper",
-            "at dispatch: min(10, 250 / (W + response)) + 10 * q(steps), q the paper's quality (<= 0.27), "
+            "at dispatch: min(10, 250 / (W + response)) + 10 * q(steps), q the paper's quality (<= 0.284), "
             "W the visible queue's mean wait; 0 otherwise, and 0 for an infeasible decision. "
-            "Per task in about [1, 12.7]. (SEED_MODEL.md)",
+            "Per task in about [1, 12.8]. (SEED_MODEL.md)",
             invalid_penalty=0.0,
             paper=True,
         ),

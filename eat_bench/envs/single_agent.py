@@ -82,7 +82,7 @@ class EatEdgeEnv(gym.Env):
     >>> env = gym.make("EAT-Edge-v0", action_mode="discrete")
     >>> obs, info = env.reset(seed=0)
     >>> obs.shape
-    (244,)
+    (158,)
     >>> action = np.array([1, 0, 2])  # first visible task, degree 1, 30 steps
     >>> obs, reward, terminated, truncated, info = env.step(action)
     >>> info["invalid_action"], [kind for kind, _, _ in info["events"]][:1]

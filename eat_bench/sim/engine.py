@@ -286,12 +286,49 @@ class Simulator:
         return cold, compute, transfer, cold + compute + transfer
 
     # ------------------------------------------------------------------ actions
+    def preview(self, slot: int, degree: int, steps: int, site: int | None = None) -> TaskRecord | str:
+        """The record :meth:`dispatch` would produce now, without changing anything."""
+        planned = self._plan(slot, degree, steps, site)
+        return planned if type(planned) is str else planned[0]
+
     def dispatch(self, slot: int, degree: int, steps: int, site: int | None = None) -> TaskRecord | str:
         """Start the task in queue ``slot`` on ``degree`` servers for ``steps`` steps.
 
         Returns the task's record, or a short reason string when the decision is
         infeasible (nothing changes then). In "task" degree mode ``degree`` is ignored.
         """
+        planned = self._plan(slot, degree, steps, site)
+        if type(planned) is str:
+            return planned
+        record, site = planned
+        servers, degree, task = record.servers, record.degree, record.task_id
+        model = self.class_model[self.task_class[task]]
+        warm, group, stale = self.warm.occupy(servers, model, site)
+        free_at = record.start_s + record.cold_start_s + record.compute_s  # same sum as in _plan
+        del self.queue[slot]
+        self._queue_inv_slo = self._queue_inv_slo - 1.0 / record.slo_s if self.queue else 0.0
+        free = self._free[site]
+        for server in servers:
+            free.remove(server)
+            self.busy_until[server] = free_at
+        self.free_count[site] -= degree
+        if not warm:
+            members = list(servers)
+            self.warm_model[members] = model
+            self.group_size[members] = degree
+            if stale:
+                self.warm_model[stale] = -1
+                self.group_size[stale] = 0
+        heapq.heappush(self._heap, (free_at, self._seq, group, task))
+        self._seq += 1
+        self.busy_server_seconds += (record.cold_start_s + record.compute_s) * degree
+        self.records.append(record)
+        self.events.append(("dispatch", self.now, task))
+        self.queue_version += 1
+        self.server_version += 1
+        return record
+
+    def _plan(self, slot: int, degree: int, steps: int, site: int | None) -> tuple[TaskRecord, int] | str:
         cfg = self.config
         if slot < 0 or slot >= len(self.queue) or slot >= cfg.visible:
             return "empty slot"
@@ -307,30 +344,9 @@ class Simulator:
             return f"no {degree} free servers" + ("" if site is None else f" at site {site}")
         site, servers = placed
         c = self.task_class[task]
-        model = self.class_model[c]
-        warm, group, stale = self.warm.occupy(servers, model, site)
+        warm = self.warm.is_warm(servers, self.class_model[c])
         cold, compute, transfer, _ = self._service_parts(c, degree, steps, servers, warm, self.task_site[task], site)
         now = self.now
-        free_at = now + cold + compute
-        # Bookkeeping: queue, servers, events.
-        del self.queue[slot]
-        slo = self.task_slo[task]
-        self._queue_inv_slo = self._queue_inv_slo - 1.0 / slo if self.queue else 0.0
-        free = self._free[site]
-        for server in servers:
-            free.remove(server)
-            self.busy_until[server] = free_at
-        self.free_count[site] -= degree
-        if not warm:
-            members = list(servers)
-            self.warm_model[members] = model
-            self.group_size[members] = degree
-            if stale:
-                self.warm_model[stale] = -1
-                self.group_size[stale] = 0
-        heapq.heappush(self._heap, (free_at, self._seq, group, task))
-        self._seq += 1
-        self.busy_server_seconds += (cold + compute) * degree
         quality, quality_norm = self._quality_table[c]
         spec = cfg.classes[c]
         record = TaskRecord(
@@ -340,9 +356,9 @@ class Simulator:
             width=spec.width,
             height=spec.height,
             arrival_s=self.task_arrival[task],
-            slo_s=slo,
+            slo_s=self.task_slo[task],
             start_s=now,
-            finish_s=free_at + transfer,
+            finish_s=(now + cold + compute) + transfer,
             steps=steps,
             degree=degree,
             servers=servers,
@@ -353,11 +369,7 @@ class Simulator:
             quality=quality[steps],
             quality_normalized=quality_norm[steps],
         )
-        self.records.append(record)
-        self.events.append(("dispatch", now, task))
-        self.queue_version += 1
-        self.server_version += 1
-        return record
+        return record, site
 
     def wait(self) -> None:
         """Let time pass: one tick in tick mode, else up to the next event, then on until

