@@ -33,13 +33,17 @@ NUM_GLOBALS = 4
 
 
 class ObservationEncoder:
-    """Builds observations from a :class:`Simulator`'s arrays.
+    """Builds observations from a :class:`Simulator`'s state, incrementally.
 
-    Static columns (model, site, speed) are written once per episode; task rows are
-    rebuilt only when the queue changes, warm-state columns only when servers change.
+    Between two events every entry is linear in time (waits grow, remaining busy times
+    shrink, and none crosses zero: a completion is an event), so the encoder keeps the
+    observation as ``intercept + now * slope`` (two float64 vectors). A queue change
+    rewrites the task rows from a per-episode table; a server change rewrites only the
+    servers the simulator reports in ``changed_servers``. Each step then costs three
+    vector operations, whatever the cluster's size, plus the rows that changed.
     """
 
-    def __init__(self, spec: ScenarioSpec, sim: Simulator, mode: str, extra_server_columns: int = 0) -> None:
+    def __init__(self, spec: ScenarioSpec, sim: Simulator, mode: str) -> None:
         self.spec = spec
         self.sim = sim
         self.mode = mode
@@ -48,25 +52,28 @@ class ObservationEncoder:
         self.num_sites = cfg.num_sites
         self.queue_len = spec.queue_len
         self.task_features = 5 + self.num_models + self.num_sites
-        self.server_features = 4 + self.num_models + self.num_sites + extra_server_columns
+        self.server_features = 4 + self.num_models + self.num_sites
         self._inv_scale = 1.0 / spec.time_scale_s
         self._max_degree = float(max(spec.degrees))
         q, n = self.queue_len, sim.num_servers
-        size = q * self.task_features + n * self.server_features + NUM_GLOBALS
-        self._buf = np.zeros(size, dtype=np.float32)
         t_end = q * self.task_features
         s_end = t_end + n * self.server_features
-        self.tasks = self._buf[:t_end].reshape(q, self.task_features)
-        self.servers = self._buf[t_end:s_end].reshape(n, self.server_features)
-        self.globals = self._buf[s_end:]
-        self._remaining = np.zeros(n)
+        self.size = s_end + NUM_GLOBALS
+        self._split = (t_end, s_end)
+        self._shapes = ((q, self.task_features), (n, self.server_features))
+        self._lines = np.zeros((2, self.size))  # row 0: intercept, row 1: slope (per second)
+        self._task_lines = self._lines[:, :t_end].reshape(2, q, self.task_features)
+        self._intercept = self._lines[0]
+        self._slope = self._lines[1]
+        self._servers = self._intercept[t_end:s_end].reshape(n, self.server_features)
+        self._server_slope = self._slope[t_end:s_end].reshape(n, self.server_features)
+        self._globals_at = s_end
         self._model_col = 4
         self._site_col = 4 + self.num_models
-        # Static server columns.
         ref = sim._step[0][cfg.degrees[0]]
         fastest = min(ref)
-        self.servers[:, 3] = [fastest / r for r in ref]
-        self.servers[np.arange(n), self._site_col + sim.server_site] = 1.0
+        self._speed = [fastest / r for r in ref]
+        self._site = sim.server_site.tolist()
         self.space = self._make_space()
 
     def _make_space(self) -> spaces.Space:
@@ -76,10 +83,10 @@ class ObservationEncoder:
         task_high[5:] = 1.0
         server_high = np.full(self.server_features, inf, dtype=np.float32)
         server_high[[0, 2, 3]] = 1.0
-        server_high[4 : 4 + self.num_models + self.num_sites] = 1.0
+        server_high[4:] = 1.0
         global_high = np.array([inf, inf, 1.0, 1.0], dtype=np.float32)
-        tasks = np.broadcast_to(task_high, self.tasks.shape)
-        servers = np.broadcast_to(server_high, self.servers.shape)
+        tasks = np.broadcast_to(task_high, self._shapes[0])
+        servers = np.broadcast_to(server_high, self._shapes[1])
         if self.mode == "dict":
             return spaces.Dict(
                 {
@@ -92,61 +99,121 @@ class ObservationEncoder:
         return spaces.Box(0.0, high, dtype=np.float32)
 
     def reset(self) -> None:
-        """Per-episode tables: each task's static token and its arrival / 1/SLO."""
+        """Per-episode task table, and every row written afresh."""
         sim = self.sim
         cfg = sim.config
         num_tasks = len(sim.task_arrival)
-        table = np.zeros((num_tasks, self.task_features), dtype=np.float32)
+        table = np.zeros((num_tasks, 2, self.task_features))
         cls = np.asarray(sim.task_class)
         slo = np.asarray(sim.task_slo)
         pixels = np.array([c.pixels for c in cfg.classes], dtype=np.float64)
-        table[:, 0] = 1.0
-        table[:, 2] = slo * self._inv_scale
-        table[:, 3] = pixels[cls] / 1024.0**2
-        table[:, 4] = np.asarray(sim.task_degree) / self._max_degree
-        table[np.arange(num_tasks), self._model_col + np.asarray(sim.class_model)[cls]] = 1.0
-        table[np.arange(num_tasks), self._site_col + np.asarray(sim.task_site)] = 1.0
+        rows = np.arange(num_tasks)
+        table[:, 0, 0] = 1.0
+        table[:, 0, 1] = -np.asarray(sim.task_arrival) / slo  # waited / SLO = (now - arrival) / SLO
+        table[:, 1, 1] = 1.0 / slo
+        table[:, 0, 2] = slo * self._inv_scale
+        table[:, 0, 3] = pixels[cls] / 1024.0**2
+        table[:, 0, 4] = np.asarray(sim.task_degree) / self._max_degree
+        table[rows, 0, self._model_col + np.asarray(sim.class_model)[cls]] = 1.0
+        table[rows, 0, self._site_col + np.asarray(sim.task_site)] = 1.0
         self._task_table = table
-        self._arrival = np.asarray(sim.task_arrival)
-        self._inv_slo = 1.0 / slo
+        self._lines[:] = 0.0
+        servers = self._servers
+        servers[:, 3] = self._speed
+        servers[np.arange(sim.num_servers), self._site_col + sim.server_site] = 1.0
+        self._slope[self._globals_at] = 1.0 / cfg.time_limit_s
         self._queue_version = -1
-        self._server_version = -1
+        self._visible = 0
+        self._write_all_servers()
+        self._t0 = -1.0
 
     def encode(self) -> np.ndarray | dict[str, np.ndarray]:
+        """The observation now, as a fresh float32 array (or dict of arrays)."""
         sim = self.sim
-        now = sim.now
-        tasks = self.tasks
+        changed = False
         if sim.queue_version != self._queue_version:
-            self._queue_version = sim.queue_version
-            visible = sim.queue[: self.queue_len]
-            self._visible = n = len(visible)
-            tasks[:n] = self._task_table[visible]
-            tasks[n:] = 0.0
-            self._vis_arrival = self._arrival[visible]
-            self._vis_inv_slo = self._inv_slo[visible]
-        if self._visible:
-            tasks[: self._visible, 1] = (now - self._vis_arrival) * self._vis_inv_slo
-        servers = self.servers
-        if sim.server_version != self._server_version:
-            self._server_version = sim.server_version
-            warm = sim.warm_model
-            servers[:, 2] = sim.group_size / self._max_degree
-            servers[:, self._model_col : self._model_col + self.num_models] = 0.0
-            held = np.flatnonzero(warm >= 0)
-            servers[held, self._model_col + warm[held]] = 1.0
-        remaining = self._remaining
-        np.subtract(sim.busy_until, now, out=remaining)
-        np.maximum(remaining, 0.0, out=remaining)
-        servers[:, 0] = remaining == 0.0
-        servers[:, 1] = remaining * self._inv_scale
-        g = self.globals
-        g[0] = now / sim.config.time_limit_s
-        g[1] = len(sim.queue) / self.queue_len
-        g[2] = sim._next_arrival / len(sim.task_arrival)
-        g[3] = sum(sim.free_count) / sim.num_servers
+            self._write_tasks()
+            changed = True
+        if sim.changed_servers:
+            self._write_servers()
+            changed = True
+        if changed:
+            # Rebase at the current time: float32 values near now, no cancellation later.
+            self._t0 = sim.now
+            base = self._slope * sim.now
+            base += self._intercept
+            self._base = base.astype(np.float32)
+            self._slope32 = self._slope.astype(np.float32)
+            out = self._base.copy()
+        else:
+            out = self._slope32 * (sim.now - self._t0)
+            out += self._base
         if self.mode == "dict":
-            return {"tasks": self.tasks.copy(), "servers": self.servers.copy(), "globals": self.globals.copy()}
-        return self._buf.copy()
+            t_end, s_end = self._split
+            return {
+                "tasks": out[:t_end].reshape(self._shapes[0]),
+                "servers": out[t_end:s_end].reshape(self._shapes[1]),
+                "globals": out[s_end:],
+            }
+        return out
+
+    def _write_tasks(self) -> None:
+        sim = self.sim
+        self._queue_version = sim.queue_version
+        visible = sim.queue[: self.queue_len]
+        n = len(visible)
+        if n:
+            self._task_lines[:, :n] = self._task_table[visible].swapaxes(0, 1)
+        if n < self._visible:
+            self._task_lines[:, n : self._visible] = 0.0
+        self._visible = n
+        g = self._globals_at
+        self._intercept[g + 1] = len(sim.queue) / self.queue_len
+        self._intercept[g + 2] = sim._next_arrival / len(sim.task_arrival)
+
+    def _write_servers(self) -> None:
+        sim = self.sim
+        if len(sim.changed_servers) > 16:
+            self._write_all_servers()
+            return
+        now = sim.now
+        busy_until, warm_model, group_size = sim.busy_until, sim.warm_model, sim.group_size
+        servers, slope = self._servers, self._server_slope
+        inv_scale, model_col, models = self._inv_scale, self._model_col, self.num_models
+        for i in sim.changed_servers:
+            row = servers[i]
+            busy = float(busy_until[i])
+            if busy > now:
+                row[0] = 0.0
+                row[1] = busy * inv_scale
+                slope[i, 1] = -inv_scale
+            else:
+                row[0] = 1.0
+                row[1] = 0.0
+                slope[i, 1] = 0.0
+            row[2] = group_size[i] / self._max_degree
+            row[model_col : model_col + models] = 0.0
+            model = warm_model[i]
+            if model >= 0:
+                row[model_col + model] = 1.0
+        sim.changed_servers.clear()
+        self._intercept[self._globals_at + 3] = sum(sim.free_count) / sim.num_servers
+
+    def _write_all_servers(self) -> None:
+        """Every server row at once (vectorised): at reset, or when many changed."""
+        sim = self.sim
+        servers, slope = self._servers, self._server_slope
+        busy = sim.busy_until > sim.now
+        servers[:, 0] = ~busy
+        servers[:, 1] = np.where(busy, sim.busy_until * self._inv_scale, 0.0)
+        slope[:, 1] = np.where(busy, -self._inv_scale, 0.0)
+        servers[:, 2] = sim.group_size / self._max_degree
+        warm = sim.warm_model
+        servers[:, self._model_col : self._model_col + self.num_models] = 0.0
+        held = np.flatnonzero(warm >= 0)
+        servers[held, self._model_col + warm[held]] = 1.0
+        sim.changed_servers.clear()
+        self._intercept[self._globals_at + 3] = sum(sim.free_count) / sim.num_servers
 
 
 class ActionDecoder:
@@ -203,12 +270,18 @@ class ActionDecoder:
             raise ValueError(f"{self.space}: action dtype {array.dtype} cannot be cast safely to {self._dtype}")
         return array.tolist()
 
+    def _out_of_bounds(self, values: list, low: float, high: float) -> ValueError:
+        for i, v in enumerate(values):
+            if not low <= v <= high:
+                return ValueError(f"{self.space}: action[{i}] = {v} is outside [{low:g}, {high:g}] (or not finite)")
+        raise AssertionError("unreachable: no value out of bounds")
+
     def decode(self, action: object) -> Decision | None:
         values = self._values(action)
         if self.mode == "continuous":
-            for i, v in enumerate(values):
-                if not -1.0 <= v <= 1.0:
-                    raise ValueError(f"{self.space}: action[{i}] = {v} is outside [-1, 1] (or not finite)")
+            total = sum(values)  # NaN if any value is NaN
+            if total != total or min(values) < -1.0 or max(values) > 1.0:
+                raise self._out_of_bounds(values, -1.0, 1.0)
             if values[0] < 0.0:
                 return None
             steps = steps_from_unit((values[1] + 1.0) * 0.5, self.max_steps)

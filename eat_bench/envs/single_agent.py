@@ -106,7 +106,8 @@ class EatEdgeEnv(gym.Env):
         self.observation_space = self.encoder.space
         self.action_space = self.decoder.space
         self.invalid_actions = 0
-        self._needs_wait = self.reward_preset.needs_visible_wait
+        self.sim.track_visible_wait = self.reward_preset.needs_visible_wait
+        self._time_limit = spec.time_limit_s
 
     # ------------------------------------------------------------------ gymnasium API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
@@ -124,30 +125,27 @@ class EatEdgeEnv(gym.Env):
         sim = self.sim
         before = sim.queue_slo_seconds
         record = None
-        invalid = False
-        visible_wait = 0.0
-        info: dict[str, Any] = {}
+        reason = None
         if decision is None:
             sim.wait()
         else:
-            if self._needs_wait:
-                visible_wait = sim.mean_visible_wait()
             result = sim.dispatch(*decision)
             if type(result) is str:
-                invalid = True
+                reason = result
                 self.invalid_actions += 1
-                info["invalid_reason"] = result
                 sim.wait()
             else:
                 record = result
                 sim.settle()
-        reward = self.reward_preset(record, invalid, sim.queue_slo_seconds - before, visible_wait, self._invalid_penalty)
+        reward = self.reward_preset(
+            record, reason is not None, sim.queue_slo_seconds - before, sim.visible_wait_at_dispatch, self._invalid_penalty
+        )
         terminated = sim.done
-        truncated = not terminated and sim.truncated
-        info["invalid_action"] = invalid
-        info["events"] = sim.events
-        info["time_s"] = sim.now
+        truncated = not terminated and sim.now >= self._time_limit
+        info = {"invalid_action": reason is not None, "events": sim.events, "time_s": sim.now}
         sim.events = []
+        if reason is not None:
+            info["invalid_reason"] = reason
         if terminated or truncated:
             info["episode_metrics"] = self.episode_metrics().as_dict()
         return self.encoder.encode(), reward, terminated, truncated, info

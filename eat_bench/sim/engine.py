@@ -28,7 +28,9 @@ from eat_bench.sim.profiles import ProfileTrace
 from eat_bench.sim.quality import QualityModel
 from eat_bench.sim.workload import RequestBatch, RequestClass, StreamSpec, generate_requests
 
-__all__ = ["SimConfig", "Simulator", "PLACEMENTS", "RAW_IMAGE_BYTES_PER_PIXEL"]
+__all__ = ["SimConfig", "Simulator", "PLACEMENTS", "RAW_IMAGE_BYTES_PER_PIXEL", "EMPTY_SLOT"]
+
+EMPTY_SLOT = "empty slot"
 
 PLACEMENTS = ("paper", "edge")
 RAW_IMAGE_BYTES_PER_PIXEL = 3
@@ -85,6 +87,9 @@ class Simulator:
         if not config.servers:
             raise ValueError("the cluster has no servers")
         self.config = config
+        self.track_visible_wait = False
+        """Record the visible queue's mean wait at each dispatch (the paper's reward needs it)."""
+        self.visible_wait_at_dispatch = 0.0
         self.num_servers = len(config.servers)
         self.models = config.models
         self.class_model = [self.models.index(c.model) for c in config.classes]
@@ -152,13 +157,19 @@ class Simulator:
             others.sort(key=lambda s: (self._transfer[0][origin][s], s))
             self._site_order.append([origin, *others])
         self.site_sizes = [self._site_of.count(s) for s in range(cfg.num_sites)]
+        self._initial_free: list[list[int]] = [[] for _ in range(cfg.num_sites)]
+        for server in sorted(range(self.num_servers), key=self._rank.__getitem__):
+            self._initial_free[self._site_of[server]].append(server)
+        self._slo_of_class = [c.slo_s for c in cfg.classes]
 
     # ------------------------------------------------------------------ episode
     def reset(self, seed: int | None) -> None:
         """Start a new episode; every random draw comes from generators made here."""
-        workload_seq, tie_seq = np.random.SeedSequence(seed).spawn(2)
-        self.workload_rng = np.random.default_rng(workload_seq)
-        self.tie_rng = np.random.default_rng(tie_seq)
+        if seed is None:
+            seed = int(np.random.SeedSequence().generate_state(1, np.uint64)[0])
+        self.seed = seed
+        self.workload_rng = np.random.default_rng(seed)
+        self._tie_rng: np.random.Generator | None = None
         cfg = self.config
         self.requests: RequestBatch = generate_requests(
             self.workload_rng,
@@ -173,7 +184,8 @@ class Simulator:
         self.task_class: list[int] = req.class_index.tolist()
         self.task_site: list[int] = req.site.tolist()
         self.task_degree: list[int] = req.degree.tolist()
-        self.task_slo: list[float] = [cfg.classes[c].slo_s for c in self.task_class]
+        slo_of_class = self._slo_of_class
+        self.task_slo: list[float] = [slo_of_class[c] for c in self.task_class]
         self.now = 0.0
         self._tick = 0
         self._next_arrival = 0
@@ -187,9 +199,7 @@ class Simulator:
         self.warm_model = np.full(self.num_servers, -1, dtype=np.int64)
         self.group_size = np.zeros(self.num_servers, dtype=np.int64)
         self.warm = WarmGroups(self.num_servers)
-        self._free: list[list[int]] = [[] for _ in range(cfg.num_sites)]
-        for server in sorted(range(self.num_servers), key=self._rank.__getitem__):
-            self._free[self._site_of[server]].append(server)
+        self._free: list[list[int]] = [list(free) for free in self._initial_free]
         self.free_count = [len(f) for f in self._free]
         self._heap: list[tuple[float, int, int, int]] = []
         self._seq = 0
@@ -198,7 +208,17 @@ class Simulator:
         self.busy_server_seconds = 0.0
         self.queue_version = 0
         self.server_version = 0
+        self.changed_servers: set[int] = set(range(self.num_servers))
+        """Servers whose state changed since an encoder last cleared this list."""
         self._arrive_until(0.0)
+
+    @property
+    def tie_rng(self) -> np.random.Generator:
+        """The tie-breaking stream (its own entropy, independent of the workload's);
+        made on first use, since only multi-agent conflict resolution draws from it."""
+        if self._tie_rng is None:
+            self._tie_rng = np.random.default_rng([self.seed, 1])
+        return self._tie_rng
 
     # ------------------------------------------------------------------ queries
     @property
@@ -280,8 +300,8 @@ class Simulator:
         self, c: int, degree: int, steps: int, servers: tuple[int, ...], warm: bool, origin: int, site: int
     ) -> tuple[float, float, float, float]:
         step, overhead = self._step[c][degree], self._overhead[c][degree]
-        cold = 0.0 if warm else max(self._load[c][degree][i] for i in servers)
-        compute = max(overhead[i] for i in servers) + steps * max(step[i] for i in servers)
+        cold = 0.0 if warm else max(map(self._load[c][degree].__getitem__, servers))
+        compute = max(map(overhead.__getitem__, servers)) + steps * max(map(step.__getitem__, servers))
         transfer = self._transfer[c][origin][site]
         return cold, compute, transfer, cold + compute + transfer
 
@@ -301,24 +321,28 @@ class Simulator:
         if type(planned) is str:
             return planned
         record, site = planned
+        if self.track_visible_wait:
+            self.visible_wait_at_dispatch = self.mean_visible_wait()
         servers, degree, task = record.servers, record.degree, record.task_id
         model = self.class_model[self.task_class[task]]
-        warm, group, stale = self.warm.occupy(servers, model, site)
+        warm, group, stale = self.warm.occupy(servers, model, site, not record.cold_start)
         free_at = record.start_s + record.cold_start_s + record.compute_s  # same sum as in _plan
         del self.queue[slot]
         self._queue_inv_slo = self._queue_inv_slo - 1.0 / record.slo_s if self.queue else 0.0
         free = self._free[site]
+        busy_until, warm_model, group_size = self.busy_until, self.warm_model, self.group_size
         for server in servers:
             free.remove(server)
-            self.busy_until[server] = free_at
+            busy_until[server] = free_at
+            if not warm:
+                warm_model[server] = model
+                group_size[server] = degree
+        for server in stale:
+            warm_model[server] = -1
+            group_size[server] = 0
         self.free_count[site] -= degree
-        if not warm:
-            members = list(servers)
-            self.warm_model[members] = model
-            self.group_size[members] = degree
-            if stale:
-                self.warm_model[stale] = -1
-                self.group_size[stale] = 0
+        self.changed_servers.update(servers)
+        self.changed_servers.update(stale)
         heapq.heappush(self._heap, (free_at, self._seq, group, task))
         self._seq += 1
         self.busy_server_seconds += (record.cold_start_s + record.compute_s) * degree
@@ -331,7 +355,7 @@ class Simulator:
     def _plan(self, slot: int, degree: int, steps: int, site: int | None) -> tuple[TaskRecord, int] | str:
         cfg = self.config
         if slot < 0 or slot >= len(self.queue) or slot >= cfg.visible:
-            return "empty slot"
+            return EMPTY_SLOT
         if not 1 <= steps <= cfg.max_steps:
             return f"steps {steps} outside 1..{cfg.max_steps}"
         task = self.queue[slot]
@@ -339,7 +363,9 @@ class Simulator:
             degree = self.task_degree[task]
         elif degree not in self._step[0]:
             return f"degree {degree} not in {cfg.degrees}"
-        placed = self.place(task, degree, site)
+        placed = None
+        if degree <= (max(self.free_count) if site is None else self.free_count[site]):
+            placed = self.place(task, degree, site)
         if placed is None:
             return f"no {degree} free servers" + ("" if site is None else f" at site {site}")
         site, servers = placed
@@ -376,8 +402,13 @@ class Simulator:
         a decision is possible (event mode). With nothing pending, ``idle_advance_s``."""
         interval = self.config.decision_interval_s
         if interval is not None:
-            self._tick = max(self._tick + 1, math.floor(self.now / interval + 1e-9) + 1)
-            self.advance_to(self._tick * interval)
+            # Time moves only by ticks in this mode, so now == _tick * interval exactly.
+            self._tick += 1
+            target = self._tick * interval
+            if self.next_event_time() > target:
+                self._accrue(target)  # a quiet tick: nothing arrives or completes
+            else:
+                self.advance_to(target)
             return
         target = self.next_event_time()
         if target == math.inf:
@@ -447,6 +478,7 @@ class Simulator:
         for server in members:
             bisect.insort(free, server, key=rank.__getitem__)
         self.free_count[site] += len(members)
+        self.changed_servers.update(members)
         self.warm.release(group)
         self.events.append(("complete", self.now, task))
         self.server_version += 1

@@ -8,6 +8,7 @@ own: what a finished dispatch records, and which servers form a warm group.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = ["ServerSpec", "TaskRecord", "WarmGroups"]
 
@@ -21,12 +22,12 @@ class ServerSpec:
     gpu: str
 
 
-@dataclass(frozen=True, slots=True)
-class TaskRecord:
+class TaskRecord(NamedTuple):
     """Everything known about a task once it is dispatched (service is deterministic).
 
     Times are seconds of simulated time. ``response_s = finish_s - arrival_s`` is what
-    the user waits for: queueing + cold start + denoising + transfer.
+    the user waits for: queueing + cold start + denoising + transfer. An immutable named
+    tuple rather than a frozen dataclass: one is made per dispatch, on the hot path.
     """
 
     task_id: int
@@ -106,14 +107,17 @@ class WarmGroups:
             self.group_of[s] == group for s in servers
         )
 
-    def occupy(self, servers: tuple[int, ...], model: int, site: int) -> tuple[bool, int, list[int]]:
+    def occupy(
+        self, servers: tuple[int, ...], model: int, site: int, warm: bool | None = None
+    ) -> tuple[bool, int, list[int]]:
         """Start work on ``servers``: returns (warm, group id of the servers now, stale).
 
         A warm dispatch keeps its group (now busy); a cold one breaks every group it
         touches and makes ``servers`` a new group holding ``model``. ``stale`` lists the
         other members of broken groups: they no longer hold a usable warm model.
+        ``warm`` may pass in :meth:`is_warm`'s answer when the caller already has it.
         """
-        if self.is_warm(servers, model):
+        if self.is_warm(servers, model) if warm is None else warm:
             group = self.group_of[servers[0]]
             self._idle[(model, len(servers), site)].remove(group)
             return True, group, []

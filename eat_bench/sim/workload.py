@@ -315,28 +315,34 @@ def generate_requests(
     The first ``initial_queue`` tasks arrive at time 0 (the paper's full starting queue),
     spread over the streams in proportion to their rates. ``task_degrees``, when given,
     makes each task demand a degree drawn uniformly from it (the paper's setting).
+    Called at every reset, so single-stream and single-class cases skip the merging.
     """
     if num_tasks <= 0:
         raise ValueError(f"num_tasks must be positive, got {num_tasks}")
-    weights = np.asarray(class_weights, dtype=float)
-    rates = np.array([stream.arrivals.mean_rate for stream in streams])
-    later = num_tasks - initial_queue
-    times, origin = [], []
-    for index, stream in enumerate(streams):
-        times.append(stream.arrivals.sample_times(rng, later) if later > 0 else np.empty(0))
-        origin.append(np.full(times[-1].size, index))
-    all_times = np.concatenate(times)
-    all_origin = np.concatenate(origin)
-    order = np.argsort(all_times, kind="stable")[: max(later, 0)]
-    first = rng.choice(len(streams), size=initial_queue, p=rates / rates.sum())
-    stream_of = np.concatenate([first, all_origin[order]]).astype(np.int64)
-    arrival = np.concatenate([np.zeros(initial_queue), all_times[order]])
+    later = max(num_tasks - initial_queue, 0)
+    if len(streams) == 1:
+        times = streams[0].arrivals.sample_times(rng, later) if later else np.empty(0)
+        stream_of = np.zeros(num_tasks, dtype=np.int64)
+    else:
+        rates = np.array([stream.arrivals.mean_rate for stream in streams])
+        all_times = np.concatenate([stream.arrivals.sample_times(rng, later) for stream in streams]) if later else np.empty(0)
+        all_origin = np.repeat(np.arange(len(streams)), later)
+        order = np.argsort(all_times, kind="stable")[:later]
+        times = all_times[order]
+        first = np.searchsorted(np.cumsum(rates / rates.sum()), rng.random(initial_queue), side="right")
+        stream_of = np.concatenate([np.minimum(first, len(streams) - 1), all_origin[order]])
+    arrival = np.concatenate([np.zeros(initial_queue), times]) if initial_queue else times
     class_index = np.empty(num_tasks, dtype=np.int64)
     for index, stream in enumerate(streams):
-        chosen = np.flatnonzero(stream_of == index)
-        allowed = np.asarray(stream.classes)
-        p = weights[allowed] / weights[allowed].sum()
-        class_index[chosen] = allowed[rng.choice(allowed.size, size=chosen.size, p=p)]
+        chosen = stream_of == index if len(streams) > 1 else slice(None)
+        allowed = stream.classes
+        if len(allowed) == 1:
+            class_index[chosen] = allowed[0]
+            continue
+        count = int(np.count_nonzero(chosen)) if len(streams) > 1 else num_tasks
+        cumulative = np.cumsum([class_weights[c] for c in allowed])
+        picks = np.searchsorted(cumulative / cumulative[-1], rng.random(count), side="right")
+        class_index[chosen] = np.asarray(allowed)[np.minimum(picks, len(allowed) - 1)]
     site = np.array([stream.site for stream in streams], dtype=np.int64)[stream_of]
     if task_degrees:
         degree = np.asarray(task_degrees, dtype=np.int64)[rng.integers(len(task_degrees), size=num_tasks)]
