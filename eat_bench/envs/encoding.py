@@ -70,9 +70,12 @@ class ObservationEncoder:
         self._globals_at = s_end
         self._model_col = 4
         self._site_col = 4 + self.num_models
-        ref = sim._step[0][cfg.degrees[0]]
+        ref = sim.latency.step_s[0][cfg.degrees[0]]
         fastest = min(ref)
         self._speed = [fastest / r for r in ref]
+        # Warm-model one-hot per model index; index -1 (no warm model) is all zeros.
+        self._one_hot = [tuple(float(j == m) for j in range(self.num_models)) for m in range(self.num_models)]
+        self._one_hot.append((0.0,) * self.num_models)
         self._site = sim.server_site.tolist()
         self.space = self._make_space()
 
@@ -126,6 +129,7 @@ class ObservationEncoder:
         self._visible = 0
         self._write_all_servers()
         self._t0 = -1.0
+        self._slope32 = None
 
     def encode(self) -> np.ndarray | dict[str, np.ndarray]:
         """The observation now, as a fresh float32 array (or dict of arrays)."""
@@ -143,9 +147,11 @@ class ObservationEncoder:
             base = self._slope * sim.now
             base += self._intercept
             self._base = base.astype(np.float32)
-            self._slope32 = self._slope.astype(np.float32)
+            self._slope32 = None
             out = self._base.copy()
         else:
+            if self._slope32 is None:
+                self._slope32 = self._slope.astype(np.float32)
             out = self._slope32 * (sim.now - self._t0)
             out += self._base
         if self.mode == "dict":
@@ -179,23 +185,13 @@ class ObservationEncoder:
         now = sim.now
         busy_until, warm_model, group_size = sim.busy_until, sim.warm_model, sim.group_size
         servers, slope = self._servers, self._server_slope
-        inv_scale, model_col, models = self._inv_scale, self._model_col, self.num_models
+        inv_scale, inv_degree, width = self._inv_scale, 1.0 / self._max_degree, self._model_col + self.num_models
+        speed, one_hot = self._speed, self._one_hot
         for i in sim.changed_servers:
-            row = servers[i]
-            busy = float(busy_until[i])
-            if busy > now:
-                row[0] = 0.0
-                row[1] = busy * inv_scale
-                slope[i, 1] = -inv_scale
-            else:
-                row[0] = 1.0
-                row[1] = 0.0
-                slope[i, 1] = 0.0
-            row[2] = group_size[i] / self._max_degree
-            row[model_col : model_col + models] = 0.0
-            model = warm_model[i]
-            if model >= 0:
-                row[model_col + model] = 1.0
+            busy = busy_until[i]
+            head = (0.0, busy * inv_scale) if busy > now else (1.0, 0.0)
+            servers[i, :width] = head + (group_size[i] * inv_degree, speed[i]) + one_hot[warm_model[i]]
+            slope[i, 1] = -inv_scale if busy > now else 0.0
         sim.changed_servers.clear()
         self._intercept[self._globals_at + 3] = sum(sim.free_count) / sim.num_servers
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from eat_bench.sim.entities import ServerSpec, TaskRecord, WarmGroups
-from eat_bench.sim.profiles import ProfileTrace
+from eat_bench.sim.profiles import LatencyModel, ProfileTrace
 from eat_bench.sim.quality import QualityModel
 from eat_bench.sim.workload import RequestBatch, RequestClass, StreamSpec, generate_requests
 
@@ -107,21 +107,11 @@ class Simulator:
 
     # ------------------------------------------------------------------ setup
     def _build_service_tables(self) -> None:
-        """Per (class, degree): per-server step, overhead and load seconds; transfer per site pair."""
+        """Latency tables per (class, degree, server), and transfer per site pair."""
         cfg = self.config
-        self._step: list[dict[int, list[float]]] = []
-        self._overhead: list[dict[int, list[float]]] = []
-        self._load: list[dict[int, list[float]]] = []
-        for c in cfg.classes:
-            step, overhead, load = {}, {}, {}
-            for k in cfg.degrees:
-                rows = [cfg.trace.lookup(s.gpu, c.model, c.width, c.height, k) for s in cfg.servers]
-                step[k] = [r.step_s for r in rows]
-                overhead[k] = [r.overhead_s for r in rows]
-                load[k] = [r.load_s for r in rows]
-            self._step.append(step)
-            self._overhead.append(overhead)
-            self._load.append(load)
+        self.latency = LatencyModel(
+            cfg.trace, [s.gpu for s in cfg.servers], [(c.model, c.width, c.height) for c in cfg.classes], cfg.degrees
+        )
         self._transfer = [
             [
                 [
@@ -145,7 +135,7 @@ class Simulator:
             self._rank = list(range(self.num_servers))
         else:
             # Rank by single-GPU step time of the first class: fastest GPUs first.
-            ref = self._step[0][cfg.degrees[0]]
+            ref = self.latency.step_s[0][cfg.degrees[0]]
             order = sorted(range(self.num_servers), key=lambda i: (ref[i], i))
             self._rank = [0] * self.num_servers
             for rank, server in enumerate(order):
@@ -299,9 +289,7 @@ class Simulator:
     def _service_parts(
         self, c: int, degree: int, steps: int, servers: tuple[int, ...], warm: bool, origin: int, site: int
     ) -> tuple[float, float, float, float]:
-        step, overhead = self._step[c][degree], self._overhead[c][degree]
-        cold = 0.0 if warm else max(map(self._load[c][degree].__getitem__, servers))
-        compute = max(map(overhead.__getitem__, servers)) + steps * max(map(step.__getitem__, servers))
+        cold, compute = self.latency.service(c, degree, steps, servers, warm)
         transfer = self._transfer[c][origin][site]
         return cold, compute, transfer, cold + compute + transfer
 
@@ -361,7 +349,7 @@ class Simulator:
         task = self.queue[slot]
         if self.task_degree[task]:
             degree = self.task_degree[task]
-        elif degree not in self._step[0]:
+        elif degree not in self.latency.step_s[0]:
             return f"degree {degree} not in {cfg.degrees}"
         placed = None
         if degree <= (max(self.free_count) if site is None else self.free_count[site]):

@@ -22,9 +22,10 @@ import os
 import tempfile
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Sequence
 
 __all__ = [
+    "LatencyModel",
     "TRACE_COLUMNS",
     "ROW_KINDS",
     "KNOWN_GPUS",
@@ -454,3 +455,37 @@ def write_trace(
         raise
     if target.resolve().parent == _shipped_dir() and target.stem in _SHIPPED:
         _load_shipped.cache_clear()
+
+
+class LatencyModel:
+    """A trace resolved for one cluster: per-server latency tables, fast to index.
+
+    ``step_s[c][k][i]``, ``overhead_s[c][k][i]`` and ``load_s[c][k][i]`` are the trace's
+    figures for request class ``c`` (a ``(model, width, height)``) at degree ``k`` on
+    server ``i``. A gang runs at the pace of its slowest member: :meth:`service` takes the
+    maximum over the group. Built once per env; the simulator reads it at every dispatch.
+    """
+
+    def __init__(
+        self,
+        trace: ProfileTrace,
+        gpus: Sequence[str],
+        requests: Sequence[tuple[str, int, int]],
+        degrees: Sequence[int],
+    ) -> None:
+        self.trace = trace
+        self.degrees = tuple(degrees)
+        self.step_s: list[dict[int, list[float]]] = []
+        self.overhead_s: list[dict[int, list[float]]] = []
+        self.load_s: list[dict[int, list[float]]] = []
+        for model, width, height in requests:
+            rows = {k: [trace.lookup(gpu, model, width, height, k) for gpu in gpus] for k in self.degrees}
+            self.step_s.append({k: [r.step_s for r in rows[k]] for k in self.degrees})
+            self.overhead_s.append({k: [r.overhead_s for r in rows[k]] for k in self.degrees})
+            self.load_s.append({k: [r.load_s for r in rows[k]] for k in self.degrees})
+
+    def service(self, c: int, degree: int, steps: int, servers: Sequence[int], warm: bool) -> tuple[float, float]:
+        """(cold start, compute) seconds of class ``c`` on ``servers`` for ``steps`` steps."""
+        step, overhead = self.step_s[c][degree], self.overhead_s[c][degree]
+        cold = 0.0 if warm else max(map(self.load_s[c][degree].__getitem__, servers))
+        return cold, max(map(overhead.__getitem__, servers)) + steps * max(map(step.__getitem__, servers))
