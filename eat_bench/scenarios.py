@@ -123,6 +123,11 @@ class ClusterSpec:
         dealt to sites in turn, each site cycling through its own GPU list."""
         if not isinstance(num_servers, int) or num_servers < 1:
             raise ValueError(f"num_servers must be a positive integer, got {num_servers!r}")
+        if num_servers < self.num_sites:
+            raise ValueError(
+                f"num_servers={num_servers} is fewer than the cluster's {self.num_sites} sites "
+                "(every site originates requests and needs a server)"
+            )
         counts = [0] * self.num_sites
         for i in range(num_servers):
             counts[i % self.num_sites] += 1
@@ -254,6 +259,11 @@ class ScenarioSpec:
             isinstance(self.decision_interval_s, (int, float)) and self.decision_interval_s > 0
         ):
             raise ValueError(f"{where}: decision_interval_s must be positive or None, got {self.decision_interval_s!r}")
+        penalty = self.invalid_penalty
+        if penalty is not None and (
+            isinstance(penalty, bool) or not isinstance(penalty, (int, float)) or not math.isfinite(penalty)
+        ):
+            raise ValueError(f"{where}: invalid_penalty must be a finite number or None, got {penalty!r}")
         if not (isinstance(self.time_limit_s, (int, float)) and self.time_limit_s > 0):
             raise ValueError(f"{where}: time_limit_s must be positive, got {self.time_limit_s!r}")
         if self.workload.num_tasks < 1 or not 0 <= self.workload.initial_queue <= self.workload.num_tasks:

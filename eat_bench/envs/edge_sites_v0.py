@@ -382,6 +382,12 @@ class EdgeSitesEnv(ParallelEnv):
         self.render_mode = render_mode
         self.reward_preset = get_reward_preset(spec.reward)
         self._invalid_penalty = spec.invalid_penalty
+        # An idle agent's reward is linear in its queueing cost under every preset; use
+        # the slope directly when the preset confirms it (else call it per agent).
+        preset, penalty = self.reward_preset, self._invalid_penalty
+        slope = preset(None, False, 1.0, 0.0, penalty)
+        linear = preset(None, False, 0.0, 0.0, penalty) == 0.0 and preset(None, False, 2.5, 0.0, penalty) == 2.5 * slope
+        self._idle_rate: float | None = slope if linear else None
 
         # One simulator for the whole cluster; every queued task must be addressable.
         config = replace(spec.sim_config(), visible=spec.workload.num_tasks)
@@ -400,26 +406,18 @@ class EdgeSitesEnv(ParallelEnv):
         self.possible_agents = [f"site_{i}" for i in range(S)]
         self.agents: list[str] = []
         self._agent_index = {a: i for i, a in enumerate(self.possible_agents)}
+        self._live_keys: frozenset[str] = frozenset()
 
-        # ---------------------------------------------------------------- layout
-        self.task_features = Ft = 5 + M
-        self.dynamic_server_features = Fd = 3 + M
-        self.server_features = Fs = Fd + 3
-        self.site_features = Fn = 4
-        self.num_globals = G = 4
-        self._sizes = (Q * Ft, N * Fs, S * Fn, G)
-        self.obs_size = sum(self._sizes)
-        self._model_col = 5
-
-        # Relative orders: agent i's target r is site (i + r) % S; its server rows are the
-        # servers of site i, then i+1, ... (each in server-id order).
+        # ---------------------------------------------------------------- geometry
+        # Relative orders: agent i's target r is site (i + r) % S; its servers are those
+        # of site i, then i+1, ... (each site's in server-id order).
         self._site_perm = np.array([[(i + r) % S for r in range(S)] for i in range(S)], dtype=np.int64)
         self._site_perm_list = self._site_perm.tolist()
         site_of = sim.server_site
         by_site = [np.flatnonzero(site_of == s) for s in range(S)]
-        self._site_size = np.array([len(b) for b in by_site], dtype=np.float64)
+        sizes = [len(b) for b in by_site]
+        self._site_size = np.array(sizes, dtype=np.float64)
         self._server_perm = np.stack([np.concatenate([by_site[s] for s in row]) for row in self._site_perm_list])
-        # Distance between sites: link latency + a 1024x1024 RGB image's transfer.
         lat, bw = config.link_latency_s, config.link_bandwidth_bps
         distance = np.array(
             [
@@ -432,53 +430,53 @@ class EdgeSitesEnv(ParallelEnv):
         ref = np.array([config.trace.lookup(s.gpu, first.model, first.width, first.height, self.degrees[0]).step_s for s in config.servers])
         self._speed = ref.min() / ref
 
-        self._buf = np.zeros((S, self.obs_size), dtype=np.float32)
-        o = 0
-        self._tasks = self._buf[:, o : o + Q * Ft].reshape(S, Q, Ft)
-        o += Q * Ft
-        self._servers = self._buf[:, o : o + N * Fs].reshape(S, N, Fs)
-        o += N * Fs
-        self._sites = self._buf[:, o : o + S * Fn].reshape(S, S, Fn)
-        o += S * Fn
-        self._globals = self._buf[:, o:]
-        # Static columns, written once.
-        self._servers[:, :, Fd] = self._speed[self._server_perm]
-        self._servers[:, :, Fd + 1] = self._distance[np.arange(S)[:, None], site_of[self._server_perm]]
-        rel = (site_of[self._server_perm] - np.arange(S)[:, None]) % S
-        self._servers[:, :, Fd + 2] = rel / S
-        self._sites[:, :, 3] = self._distance[np.arange(S)[:, None], self._site_perm]
-        # Everything that changes with time lives in one source vector: the shared server
-        # block (N, Fd), the site load table (S, 3), each site's visible waits (S, Q) and
-        # the globals; one gather per step writes it into every agent's observation.
-        n_srv, n_site, n_wait = N * Fd, S * 3, S * Q
-        self._src = np.zeros(n_srv + n_site + n_wait + G)
-        self._shared = self._src[:n_srv].reshape(N, Fd)
-        self._site_load = self._src[n_srv : n_srv + n_site].reshape(S, 3)
-        self._waited = self._src[n_srv + n_site : n_srv + n_site + n_wait].reshape(S, Q)
-        self._src_globals = self._src[n_srv + n_site + n_wait :]
-        positions = np.arange(self._buf.size).reshape(self._buf.shape)
-        o_s, o_n, o_g = Q * Ft, Q * Ft + N * Fs, Q * Ft + N * Fs + S * Fn
-        dst, src = [], []
-        for i in range(S):
-            row = positions[i]
-            dst.append(row[: Q * Ft].reshape(Q, Ft)[:, 1])
-            src.append(n_srv + n_site + i * Q + np.arange(Q))
-            dst.append(row[o_s:o_n].reshape(N, Fs)[:, :Fd].ravel())
-            src.append((self._server_perm[i][:, None] * Fd + np.arange(Fd)[None, :]).ravel())
-            dst.append(row[o_n:o_g].reshape(S, Fn)[:, :3].ravel())
-            src.append(n_srv + (self._site_perm[i][:, None] * 3 + np.arange(3)[None, :]).ravel())
-            dst.append(row[o_g:])
-            src.append(n_srv + n_site + n_wait + np.arange(G))
-        self._gather_dst = np.concatenate(dst)
-        self._gather_src = np.concatenate(src)
-        self._buf_flat = self._buf.reshape(-1)
-        self._remaining = np.zeros(N)
+        # ---------------------------------------------------------------- layout
+        # Flat layout per agent: tasks (Q x Ft, row-major), servers (Fs x N, feature-major),
+        # sites (Fn x S, feature-major), globals. Feature-major blocks make the per-step
+        # copies long contiguous runs; the dict mode returns them transposed, (N, Fs) and
+        # (S, Fn). Between two events every entry is linear in time, so the env keeps all
+        # agents' observations as ``intercept + now * slope`` (S x D float64 each) and
+        # rewrites only what an event changed.
+        self.task_features = Ft = 5 + M
+        self.dynamic_server_features = Fd = 3 + M
+        self.server_features = Fs = Fd + 3
+        self.site_features = Fn = 4
+        self.num_globals = G = 4
+        self._sizes = (Q * Ft, N * Fs, S * Fn, G)
+        self.obs_size = D_obs = sum(self._sizes)
+        self._model_col = 5
+        self._I = np.zeros((S, D_obs))
+        self._Sl = np.zeros((S, D_obs))
+        self._Sl[:, -G] = 1.0 / spec.time_limit_s  # now / time limit
+        # Shared blocks, computed once per change and copied into every agent's row
+        # through "doubled" arrays: agent i's servers are columns off_i .. off_i + N of
+        # [shared, shared] (servers are numbered site by site), its sites columns
+        # i .. i + S of [load, load]; with equal-size sites both are strided views.
+        self._shI2 = np.zeros((Fd, 2 * N))
+        self._shSl2 = np.zeros(2 * N)
+        self._ldI2 = np.zeros((3, 2 * S))
+        self._ldSl2 = np.zeros(2 * S)
+        self._server_offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int).tolist()
+        grouped = bool(np.all(np.diff(site_of) >= 0))
+        self._server_mode = ("strided" if len(set(sizes)) == 1 else "slices") if grouped else "gather"
+        self._make_views()
+        # Static features, written once.
+        rows = np.arange(S)[:, None]
+        self._servers_I[:, Fd] = self._speed[self._server_perm]
+        self._servers_I[:, Fd + 1] = self._distance[rows, site_of[self._server_perm]]
+        self._servers_I[:, Fd + 2] = ((site_of[self._server_perm] - rows) % S) / S
+        self._sites_I[:, 3] = self._distance[rows, self._site_perm]
+        self._warm_one_hot = np.vstack([np.eye(M), np.zeros((1, M))])  # row -1: no warm model
+        self._warm_one_hot_rows = [tuple(row) for row in self._warm_one_hot.tolist()]
+        self._server_site_list = site_of.tolist()
+        self._site_size_list = [float(n) for n in sizes]
 
         # ---------------------------------------------------------------- spaces
         D = len(self.degrees) if self.agent_degree else 1
         self.nvec = (Q + 1, S, D, len(self.step_levels))
         bounds = np.cumsum((0,) + self.nvec)
         self._mask_bounds = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+        self._mask_size = int(bounds[-1])
         inf = np.inf
         task_high = np.full(Ft, inf, dtype=np.float32)
         task_high[[0, 4]] = 1.0
@@ -495,14 +493,14 @@ class EdgeSitesEnv(ParallelEnv):
             "sites": np.broadcast_to(site_high, (S, Fn)).copy(),
             "globals": global_high,
         }
+        flat_high = np.concatenate([blocks["tasks"].ravel(), blocks["servers"].T.ravel(), blocks["sites"].T.ravel(), global_high])
         self._obs_spaces: dict[str, spaces.Space] = {}
         self._act_spaces: dict[str, spaces.Space] = {}
         for agent in self.possible_agents:
             if obs_mode == "dict":
                 self._obs_spaces[agent] = spaces.Dict({k: spaces.Box(0.0, v, dtype=np.float32) for k, v in blocks.items()})
             else:
-                high = np.concatenate([v.ravel() for v in blocks.values()])
-                self._obs_spaces[agent] = spaces.Box(0.0, high, dtype=np.float32)
+                self._obs_spaces[agent] = spaces.Box(0.0, flat_high, dtype=np.float32)
             self._act_spaces[agent] = spaces.MultiDiscrete(self.nvec)
         state_high = np.concatenate(
             [
@@ -513,27 +511,64 @@ class EdgeSitesEnv(ParallelEnv):
             ]
         )
         self.state_space = spaces.Box(0.0, state_high, dtype=np.float32)
-        # Mask lookup tables: slot row by visible count, degree row by most free servers.
-        self._slot_table = np.arange(Q + 1)[None, :] <= np.arange(Q + 1)[:, None]
+        # Masks are per agent, from a cache of read-only arrays keyed by what they depend
+        # on (visible count, which sites have a free server, most free servers).
         largest = int(self._site_size.max())
         self._degree_table = np.arange(largest + 1)[:, None] >= np.asarray(self.degrees if self.agent_degree else (0,))[None, :]
         self._degree_table[:, 0] = True
-        self._steps_mask = np.ones((S, len(self.step_levels)), dtype=bool)
-        self._action_batch_shape = (S, 4)
-        self._nvec_array = np.array(self.nvec, dtype=np.int64)
-        self._no_counts = np.zeros(S, dtype=np.int64)
-        self._queue_capacity = S * Q
-        self._mask_size = int(sum(self.nvec))
-        self._degree_array = np.asarray(self.degrees)
-        self._idx = np.zeros((S, Q), dtype=np.int64)
-        self._vis_arrival = np.zeros((S, Q))
-        self._vis_inv_slo = np.zeros((S, Q))
-        self._site_queue: list[list[int]] = [[] for _ in range(S)]
+        self._mask_cache: dict[tuple, tuple[tuple[np.ndarray, ...], np.ndarray]] = {}
+        self._mask_cache_limit = 1 << 14
+        self._full_bits = (1 << S) - 1
 
         self._np_random: np.random.Generator | None = None
         self._np_random_seed: int | None = None
         self._started = False
         self.events: list[tuple[str, float, int]] = []
+        self._site_queue: list[list[int]] = [[] for _ in range(S)]
+        self._vis_counts = [0] * S
+        self._vis_degree: list[list[int]] = [[] for _ in range(S)]
+        self._sites_changed = True
+
+    _VIEWS = (
+        "_tasks_I", "_tasks_Sl", "_servers_I", "_servers_Sl", "_sites_I", "_sites_Sl", "_globals_I",
+        "_shI", "_shSl", "_ldI", "_ldSl", "_sites_view_I", "_sites_view_Sl", "_servers_view_I", "_servers_view_Sl",
+    )
+
+    def _make_views(self) -> None:
+        """Views into the observation's intercept/slope arrays and the doubled shared
+        blocks (made again after unpickling: pickling does not keep views)."""
+        S, Q, N = self.num_sites, self.queue_len, self.sim.num_servers
+        Ft, Fs, Fn = self.task_features, self.server_features, self.site_features
+        o1, o2, o3 = self._sizes[0], self._sizes[0] + self._sizes[1], self._sizes[0] + self._sizes[1] + self._sizes[2]
+        self._tasks_I = self._I[:, :o1].reshape(S, Q, Ft)
+        self._tasks_Sl = self._Sl[:, :o1].reshape(S, Q, Ft)[:, :, 1]
+        self._servers_I = self._I[:, o1:o2].reshape(S, Fs, N)
+        self._servers_Sl = self._Sl[:, o1:o2].reshape(S, Fs, N)[:, 1]
+        self._sites_I = self._I[:, o2:o3].reshape(S, Fn, S)
+        self._sites_Sl = self._Sl[:, o2:o3].reshape(S, Fn, S)[:, 2]
+        self._globals_I = self._I[:, o3:]
+        self._shI, self._shSl = self._shI2[:, :N], self._shSl2[:N]
+        self._ldI, self._ldSl = self._ldI2[:, :S], self._ldSl2[:S]
+        f8 = self._ldI2.itemsize
+        strided = np.lib.stride_tricks.as_strided
+        self._sites_view_I = strided(self._ldI2, shape=(S, 3, S), strides=(f8, 2 * S * f8, f8), writeable=False)
+        self._sites_view_Sl = strided(self._ldSl2, shape=(S, S), strides=(f8, f8), writeable=False)
+        if self._server_mode == "strided":
+            step = (N // S) * f8
+            Fd = self.dynamic_server_features
+            self._servers_view_I = strided(self._shI2, shape=(S, Fd, N), strides=(step, 2 * N * f8, f8), writeable=False)
+            self._servers_view_Sl = strided(self._shSl2, shape=(S, N), strides=(step, f8), writeable=False)
+        else:
+            self._servers_view_I = self._servers_view_Sl = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = {k: v for k, v in self.__dict__.items() if k not in self._VIEWS}
+        state["_mask_cache"] = {}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._make_views()
 
     # ------------------------------------------------------------------ PettingZoo API
     def observation_space(self, agent: str) -> spaces.Space:
@@ -549,59 +584,44 @@ class EdgeSitesEnv(ParallelEnv):
         sim = self.sim
         sim.reset(int(self._np_random.integers(2**63 - 1)))
         sim.settle()
-        S = self.num_sites
+        S, Q = self.num_sites, self.queue_len
         T = len(sim.task_arrival)
         cfg = sim.config
         # Per-episode task tables, padded with an empty row at index T.
         self._empty = T
-        self._pad = [T] * self.queue_len
+        self._pad = [T] * Q
         cls = np.asarray(sim.task_class, dtype=np.int64)
         slo = np.asarray(sim.task_slo, dtype=np.float64)
+        arrival = np.asarray(sim.task_arrival, dtype=np.float64)
         pixels = np.array([c.pixels for c in cfg.classes], dtype=np.float64)
-        table = np.zeros((T + 1, self.task_features), dtype=np.float32)
+        table = np.zeros((T + 1, self.task_features))
         table[:T, 0] = 1.0
+        table[:T, 1] = -arrival / slo  # waited / SLO = now / SLO - arrival / SLO
         table[:T, 2] = slo * self._inv_scale
         table[:T, 3] = pixels[cls] / 1024.0**2
         table[:T, 4] = np.asarray(sim.task_degree) / self._max_degree
         table[np.arange(T), self._model_col + np.asarray(sim.class_model, dtype=np.int64)[cls]] = 1.0
         self._task_table = table
-        self._arrival = np.append(np.asarray(sim.task_arrival, dtype=np.float64), 0.0)
         self._inv_slo = np.append(1.0 / slo, 0.0)
-        self._arrival_list = self._arrival.tolist()
+        self._arrival_list = arrival.tolist()
         self._inv_slo_list = self._inv_slo.tolist()
-        self._task_site = np.asarray(sim.task_site, dtype=np.int64)
         self._task_site_list = list(sim.task_site)
-        self._task_degree_pad = np.append(np.asarray(sim.task_degree, dtype=np.int64), 0)
-        self._task_degree_list = self._task_degree_pad.tolist()
-        self._site_tasks = np.bincount(self._task_site, minlength=S)
+        self._task_degree_list = list(sim.task_degree)
+        self._site_tasks = np.bincount(np.asarray(sim.task_site, dtype=np.int64), minlength=S)
         self._dispatched_cost = [0.0] * S
         self._invalid_counts = [0] * S
         self._conflict_counts = [0] * S
-        self._server_version = -1
         self._cycles = 0
         self.agents = self.possible_agents[:]
+        self._live_keys = frozenset(self.agents)
         self._started = True
         self.events = sim.events
         sim.events = []
+        sim.changed_servers.update(range(sim.num_servers))
         self._rebuild_queues()
         self._cost = self._site_cost()
         obs = self._observe()
-        comps, flat = self._masks()
-        c0, c1, c2, c3 = comps
-        now = sim.now
-        infos = {
-            agent: {
-                "action_mask": (c0[i], c1[i], c2[i], c3[i]),
-                "action_mask_flat": flat[i],
-                "invalid_action": False,
-                "conflict": False,
-                "dispatched_task": -1,
-                "target_site": -1,
-                "time_s": now,
-            }
-            for i, agent in enumerate(self.agents)
-        }
-        return obs, infos
+        return obs, self._idle_infos(self.agents)
 
     def step(self, actions: dict[str, Any]):
         if not self._started:
@@ -622,6 +642,7 @@ class EdgeSitesEnv(ParallelEnv):
         dispatched = False
         if intents:
             if len(intents) > 1:
+                # Seeded priority order among the agents that dispatch this step.
                 order = sim.tie_rng.permutation(S).tolist()
                 wanted = set(intents)
                 intents = [i for i in order if i in wanted]
@@ -653,12 +674,12 @@ class EdgeSitesEnv(ParallelEnv):
                     vis = queue[:Q]
                     visible_wait[i] = now0 - sum(arrival[t] for t in vis) / len(vis)
                 result = sim.dispatch(sim.queue.index(task), degree, self.step_levels[si], site=target)
-                if type(result) is str:
+                if type(result) is str:  # pragma: no cover - feasibility was checked above
                     reasons[i] = result
                     continue
                 records[i] = result
                 dispatched = True
-                # Bookkeeping of the site's queue view and its queueing cost.
+                # The site's queue view and its queueing cost.
                 del queue[slot]
                 inv = inv_slo[task]
                 self._dispatched_cost[i] += (now0 - arrival[task]) * inv
@@ -674,21 +695,26 @@ class EdgeSitesEnv(ParallelEnv):
             sim.wait()
         self._cycles += 1
         self._take_events()
+
         cost = self._site_cost()
         previous = self._cost
         self._cost = cost
         preset = self.reward_preset
         penalty = self._invalid_penalty
-        own = []
+        rate = self._idle_rate
         invalid = [False] * S
-        for i in range(S):
+        if rate is None:
+            own = [preset(None, False, c - p, 0.0, penalty) for c, p in zip(cost, previous)]
+        else:
+            own = [rate * (c - p) for c, p in zip(cost, previous)]
+        for i in intents:  # agents that tried to dispatch: the preset's full formula
             if reasons[i] is not None:
                 if conflicts[i]:
                     self._conflict_counts[i] += 1
                 else:
                     invalid[i] = True
                     self._invalid_counts[i] += 1
-            own.append(preset(records[i], invalid[i], cost[i] - previous[i], visible_wait[i], penalty))
+            own[i] = preset(records[i], invalid[i], cost[i] - previous[i], visible_wait[i], penalty)
         share = self.team_share
         team = share * sum(own) / S
         keep = 1.0 - share
@@ -698,45 +724,43 @@ class EdgeSitesEnv(ParallelEnv):
         terminated = sim.done
         truncated = not terminated and (sim.now >= sim.config.time_limit_s or self._cycles >= self.max_cycles)
         obs = self._observe()
-        comps, flat = self._masks()
-        c0, c1, c2, c3 = comps
-        now = sim.now
-        infos = {}
-        for i, agent in enumerate(agents):
+        infos = self._idle_infos(agents)
+        for i in intents:
+            info = infos[agents[i]]
             record = records[i]
-            info = {
-                "action_mask": (c0[i], c1[i], c2[i], c3[i]),
-                "action_mask_flat": flat[i],
-                "invalid_action": invalid[i],
-                "conflict": conflicts[i],
-                "dispatched_task": -1 if record is None else record.task_id,
-                "target_site": -1 if record is None else self._site_perm_list[i][decisions[i][1]],
-                "time_s": now,
-            }
-            if reasons[i] is not None:
+            if record is not None:
+                info["dispatched_task"] = record.task_id
+                info["target_site"] = self._site_perm_list[i][decisions[i][1]]
+            else:
+                info["invalid_action"] = invalid[i]
+                info["conflict"] = conflicts[i]
                 info["invalid_reason"] = reasons[i]
-            infos[agent] = info
         if terminated or truncated:
             team_metrics = self.episode_metrics().as_dict()
             for i, agent in enumerate(agents):
                 infos[agent]["episode_metrics"] = self.site_metrics(i)
                 infos[agent]["team_metrics"] = team_metrics
             self.agents = []
+            self._live_keys = frozenset()
         return obs, rewards, dict.fromkeys(agents, terminated), dict.fromkeys(agents, truncated), infos
 
     def state(self) -> np.ndarray:
         """The global state (see the module docstring), a vector in ``state_space``."""
         if not self._started:
             raise RuntimeError(f"{ENV_NAME}: call reset() before state()")
-        servers = np.concatenate([self._shared, self._speed[:, None]], axis=1)
-        g = self._globals[0]
-        return np.concatenate(
-            [self._tasks.ravel(), servers.ravel(), self._site_load.ravel(), g]
-        ).astype(np.float32)
+        now = self.sim.now
+        tasks = self._tasks_I.copy()
+        tasks[:, :, 1] += self._tasks_Sl * now
+        servers = self._shI.T.copy()
+        servers[:, 1] += self._shSl * now
+        load = self._ldI.T.copy()
+        load[:, 2] += self._ldSl * now
+        g = self._globals_I[0] + self._Sl[0, -self.num_globals :] * now
+        return np.concatenate([tasks.ravel(), np.column_stack([servers, self._speed]).ravel(), load.ravel(), g]).astype(np.float32)
 
     def action_masks(self) -> np.ndarray:
         """Flat boolean masks, one row per agent in ``possible_agents`` order (MaskablePPO)."""
-        return self._masks()[1]
+        return np.stack([flat for _, flat in self._mask_rows()])
 
     def render(self):
         if self.render_mode is None:
@@ -768,8 +792,8 @@ class EdgeSitesEnv(ParallelEnv):
         )
 
     def site_metrics(self, site: int) -> dict[str, float | int]:
-        """Metrics of one site's own tasks (wherever they ran); utilisation is the work
-        done on this site's servers over its servers x makespan."""
+        """Metrics of one site's own tasks (wherever they ran), plus its conflicts;
+        utilisation is the work done on this site's servers over its servers x makespan."""
         sim = self.sim
         records = [r for r in sim.records if r.site == site]
         site_of = sim.server_site
@@ -792,7 +816,7 @@ class EdgeSitesEnv(ParallelEnv):
         if not isinstance(actions, dict):
             raise ValueError(f"{ENV_NAME}: actions must be a dict {{agent: action}}, got {type(actions).__name__}")
         agents = self.agents
-        if len(actions) != len(agents) or any(a not in actions for a in agents):
+        if actions.keys() != self._live_keys:
             unknown = [a for a in actions if a not in self._agent_index]
             if unknown:
                 raise ValueError(f"{ENV_NAME}: unknown agent(s) {unknown!r}; agents are {self.possible_agents}")
@@ -806,14 +830,14 @@ class EdgeSitesEnv(ParallelEnv):
             array = np.asarray(rows)
         except (ValueError, TypeError):
             array = None
-        if (
-            array is not None
-            and array.shape == self._action_batch_shape
-            and array.dtype.kind in "iu"
-            and array.min() >= 0
-            and (array < self._nvec_array).all()
-        ):
-            return array.tolist()
+        if array is not None and array.shape == (len(agents), 4) and array.dtype.kind in "iu":
+            values = array.tolist()
+            n0, n1, n2, n3 = self.nvec
+            for a, b, c, d in values:
+                if not (0 <= a < n0 and 0 <= b < n1 and 0 <= c < n2 and 0 <= d < n3):
+                    break
+            else:
+                return values
         for agent, action in zip(agents, rows):
             self._check_one(agent, action)
         raise ValueError(f"{ENV_NAME}: malformed actions {actions!r}")  # pragma: no cover
@@ -870,110 +894,205 @@ class EdgeSitesEnv(ParallelEnv):
                 qarr[s] += arrival[task] * inv_slo[task]
                 if len(queue) <= Q:
                     dirty.add(s)
+                else:
+                    self._ldI[1, s] = len(queue) / Q
+                    self._sites_changed = True
         if sum(map(len, queues)) != len(sim.queue):  # pragma: no cover - defensive
             self._rebuild_queues()
         elif dirty:
             self._refresh_rows()
 
     def _refresh_rows(self) -> None:
-        """Rewrite the task rows of sites whose visible window changed."""
+        """Rewrite the task rows and the site-load entries of sites whose visible
+        window changed."""
         Q = self.queue_len
         pad = self._pad
-        dirty = sorted(self._dirty)
+        table, inv_slo = self._task_table, self._inv_slo
+        ldI, ldSl = self._ldI, self._ldSl
+        dirty = list(self._dirty)
         self._dirty.clear()
-        idx = self._idx
+        rows = []
         for s in dirty:
-            row = self._site_queue[s][:Q]
-            if len(row) < Q:
-                row = row + pad[: Q - len(row)]
-            idx[s] = row
-        sub = idx[dirty]
-        self._tasks[dirty] = self._task_table[sub]
-        self._vis_arrival[dirty] = self._arrival[sub]
-        self._vis_inv_slo[dirty] = self._inv_slo[sub]
-        counts = [len(q) for q in self._site_queue]
-        self._site_load[:, 1] = counts
-        self._site_load[:, 1] /= Q
-        self._vis_counts = np.minimum(counts, Q)
-        if not self.agent_degree:
-            self._visible = np.arange(Q)[None, :] < self._vis_counts[:, None]
-            self._vis_degree = self._task_degree_pad[idx]
+            queue = self._site_queue[s]
+            n = len(queue)
+            row = queue[:Q] if n >= Q else queue + pad[: Q - n]
+            rows.append(row)
+            head = row[0]
+            ldI[1, s] = n / Q
+            ldI[2, s] = table[head, 1]
+            ldSl[s] = inv_slo[head]
+            self._vis_counts[s] = n if n < Q else Q
+            if not self.agent_degree:
+                degree = self._task_degree_list
+                self._vis_degree[s] = [degree[t] for t in row[: min(n, Q)]]
+        self._tasks_I[dirty] = table[rows]
+        self._tasks_Sl[dirty] = inv_slo[rows]
+        self._sites_changed = True
 
     def _site_cost(self) -> list[float]:
         """Cumulative queueing cost per site (sum over its tasks of queued time / SLO)."""
         now = self.sim.now
         return [d + now * a - b for d, a, b in zip(self._dispatched_cost, self._qinv, self._qarr)]
 
-    def _observe(self) -> dict[str, Any]:
+    def _write_servers(self) -> None:
+        """Update the shared server block for the servers the simulator reports as
+        changed, copy it into every agent's rows, and update the sites' free fractions."""
         sim = self.sim
         now = sim.now
-        # Visible tasks' waits / SLO (padding rows have inverse SLO 0).
-        waited = self._waited
-        np.subtract(now, self._vis_arrival, out=waited)
-        waited *= self._vis_inv_slo
-        # The shared server block, once per step.
-        shared = self._shared
-        remaining = self._remaining
-        np.subtract(sim.busy_until, now, out=remaining)
-        np.maximum(remaining, 0.0, out=remaining)
-        shared[:, 0] = remaining == 0.0
-        np.multiply(remaining, self._inv_scale, out=shared[:, 1])
-        if sim.server_version != self._server_version:
-            self._server_version = sim.server_version
-            warm = sim.warm_model
-            np.multiply(sim.group_size, 1.0 / self._max_degree, out=shared[:, 2])
-            shared[:, 3:] = 0.0
-            held = np.flatnonzero(warm >= 0)
-            shared[held, 3 + warm[held]] = 1.0
-        # Site load table: free fraction, queued / Q (set with the queue), oldest wait / SLO.
-        free_count = sim.free_count
-        load = self._site_load
-        load[:, 0] = free_count
-        load[:, 0] /= self._site_size
-        load[:, 2] = waited[:, 0]
+        N = sim.num_servers
+        shI, shSl = self._shI, self._shSl
+        changed = sim.changed_servers
+        if len(changed) > 8:  # every server at once, vectorised (reset, or many changed)
+            busy_until = sim.busy_until
+            busy = busy_until > now
+            shI[0] = ~busy
+            np.multiply(busy_until, self._inv_scale, out=shI[1])
+            shI[1, ~busy] = 0.0
+            np.multiply(busy, -self._inv_scale, out=shSl)
+            np.multiply(sim.group_size, 1.0 / self._max_degree, out=shI[2])
+            shI[3:] = self._warm_one_hot[sim.warm_model].T
+            self._ldI[0] = sim.free_count
+            self._ldI[0] /= self._site_size
+        else:
+            busy_until, group_size, warm_model = sim.busy_until, sim.group_size, sim.warm_model
+            inv_scale, inv_degree, one_hot = self._inv_scale, 1.0 / self._max_degree, self._warm_one_hot_rows
+            site_of, free, size, ldI = self._server_site_list, sim.free_count, self._site_size_list, self._ldI
+            for j in changed:
+                until = busy_until[j]
+                if until > now:
+                    shI[:, j] = (0.0, until * inv_scale, group_size[j] * inv_degree, *one_hot[warm_model[j]])
+                    shSl[j] = -inv_scale
+                else:
+                    shI[:, j] = (1.0, 0.0, group_size[j] * inv_degree, *one_hot[warm_model[j]])
+                    shSl[j] = 0.0
+                s = site_of[j]
+                ldI[0, s] = free[s] / size[s]
+        changed.clear()
+        Fd = self.dynamic_server_features
+        mode = self._server_mode
+        if mode == "gather":
+            self._servers_I[:, :Fd] = shI[:, self._server_perm].transpose(1, 0, 2)
+            self._servers_Sl[:] = shSl[self._server_perm]
+        else:
+            self._shI2[:, N:] = shI
+            self._shSl2[N:] = shSl
+            if mode == "strided":
+                self._servers_I[:, :Fd] = self._servers_view_I
+                self._servers_Sl[:] = self._servers_view_Sl
+            else:
+                for i, off in enumerate(self._server_offsets):
+                    self._servers_I[i, :Fd] = self._shI2[:, off : off + N]
+                    self._servers_Sl[i] = self._shSl2[off : off + N]
+        self._sites_changed = True
+
+    def _observe(self) -> dict[str, Any]:
+        sim = self.sim
+        S = self.num_sites
+        if sim.changed_servers:
+            self._write_servers()
+        if self._sites_changed:
+            self._sites_changed = False
+            self._ldI2[:, S:] = self._ldI
+            self._ldSl2[S:] = self._ldSl
+            self._sites_I[:, :3] = self._sites_view_I
+            self._sites_Sl[:] = self._sites_view_Sl
         queued = len(sim.queue)
-        self._src_globals[:] = (
-            now / sim.config.time_limit_s,
+        self._globals_I[:, 1:] = (
             (len(sim.records) + queued) / (self._empty or 1),
-            sum(free_count) / sim.num_servers,
-            queued / self._queue_capacity,
+            sum(sim.free_count) / sim.num_servers,
+            queued / (S * self.queue_len),
         )
-        # One gather into every agent's row (relative orders), then one copy out.
-        self._buf_flat[self._gather_dst] = self._src[self._gather_src]
-        out = self._buf.copy()
+        out = self._Sl * sim.now
+        out += self._I
+        out = out.astype(np.float32)
         agents = self.possible_agents
         if self.obs_mode == "flat":
             return dict(zip(agents, out))
         a, b, c, _ = self._sizes
-        Q, N, S = self.queue_len, sim.num_servers, self.num_sites
+        Q, N = self.queue_len, sim.num_servers
         return {
             agents[i]: {
                 "tasks": out[i, :a].reshape(Q, -1),
-                "servers": out[i, a : a + b].reshape(N, -1),
-                "sites": out[i, a + b : a + b + c].reshape(S, -1),
+                "servers": out[i, a : a + b].reshape(-1, N).T,
+                "sites": out[i, a + b : a + b + c].reshape(-1, S).T,
                 "globals": out[i, a + b + c :],
             }
             for i in range(S)
         }
 
-    def _masks(self) -> tuple[list[np.ndarray], np.ndarray]:
-        """Per-component int8 masks (one (S, n_k) array per component) and the flat
-        bool masks (S, sum(nvec))."""
+    def _idle_infos(self, agents: list[str]) -> dict[str, dict[str, Any]]:
+        """Each agent's info for a step in which it did not try to dispatch."""
+        now = self.sim.now
+        return {
+            agent: {
+                "action_mask": mask,
+                "action_mask_flat": flat,
+                "invalid_action": False,
+                "conflict": False,
+                "dispatched_task": -1,
+                "target_site": -1,
+                "time_s": now,
+            }
+            for agent, (mask, flat) in zip(agents, self._mask_rows())
+        }
+
+    def _mask_rows(self) -> list[tuple[tuple[np.ndarray, ...], np.ndarray]]:
+        """Per agent: (tuple of int8 component masks, flat bool mask), read-only arrays
+        shared through a cache keyed by what a mask depends on."""
         free = self.sim.free_count
         most = max(free)
-        able = most >= self._min_degree
-        if self.agent_degree:
-            slots = self._slot_table[self._vis_counts if able else self._no_counts]
+        need = self._min_degree
+        S = self.num_sites
+        dkey = min(most, len(self._degree_table) - 1)
+        cache = self._mask_cache
+        if len(cache) > self._mask_cache_limit:
+            cache.clear()
+        if most < need:
+            key = (0 if self.agent_degree else (), None, dkey)
+            entry = cache.get(key)
+            if entry is None:
+                entry = cache[key] = self._make_mask(*key)
+            return [entry] * S
+        # Which sites have a free server, as bits (bit r: site r), rotated per agent.
+        bits = 0
+        for s, f in enumerate(free):
+            if f >= need:
+                bits |= 1 << s
+        full = self._full_bits
+        bits2 = bits | (bits << S)
+        counts = self._vis_counts
+        rows = []
+        for i in range(S):
+            if self.agent_degree:
+                skey: int | tuple[bool, ...] = counts[i]
+            else:
+                skey = tuple([d <= most for d in self._vis_degree[i]])
+            key = (skey, (bits2 >> i) & full, dkey)
+            entry = cache.get(key)
+            if entry is None:
+                entry = cache[key] = self._make_mask(*key)
+            rows.append(entry)
+        return rows
+
+    def _make_mask(
+        self, slots: int | tuple[bool, ...], targets: int | None, most: int
+    ) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+        flat = np.zeros(self._mask_size, dtype=bool)
+        (s0, _), (t0, t1), (d0, d1), (l0, l1) = self._mask_bounds
+        flat[s0] = True
+        if isinstance(slots, tuple):
+            flat[s0 + 1 : s0 + 1 + len(slots)] = slots
         else:
-            slots = self._slot_table[self._no_counts].copy()
-            slots[:, 1:] = self._visible & (self._vis_degree <= most)
-        targets = np.array(free)[self._site_perm] >= self._min_degree
-        if not able:
-            targets[:, 0] = True
-        degrees = np.broadcast_to(self._degree_table[min(most, len(self._degree_table) - 1)], (self.num_sites, self.nvec[2]))
-        masks = np.concatenate((slots, targets, degrees, self._steps_mask), axis=1)
-        masks8 = masks.view(np.int8)
-        return [masks8[:, a:b] for a, b in self._mask_bounds], masks
+            flat[s0 + 1 : s0 + 1 + slots] = True
+        if targets is None:
+            flat[t0] = True
+        else:
+            flat[t0:t1] = [bool(targets >> r & 1) for r in range(t1 - t0)]
+        flat[d0:d1] = self._degree_table[most]
+        flat[l0:l1] = True
+        flat.flags.writeable = False
+        flat8 = flat.view(np.int8)
+        return tuple(flat8[a:b] for a, b in self._mask_bounds), flat
 
     def _render_text(self) -> str:
         sim = self.sim

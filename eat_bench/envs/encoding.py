@@ -18,6 +18,8 @@ Globals: ``now / time_limit``, ``queued / queue_len``, ``arrived / num_tasks``,
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from gymnasium import spaces
 
@@ -62,12 +64,10 @@ class ObservationEncoder:
         self._split = (t_end, s_end)
         self._shapes = ((q, self.task_features), (n, self.server_features))
         self._lines = np.zeros((2, self.size))  # row 0: intercept, row 1: slope (per second)
-        self._task_lines = self._lines[:, :t_end].reshape(2, q, self.task_features)
-        self._intercept = self._lines[0]
-        self._slope = self._lines[1]
-        self._servers = self._intercept[t_end:s_end].reshape(n, self.server_features)
-        self._server_slope = self._slope[t_end:s_end].reshape(n, self.server_features)
+        self._bind_views()
         self._globals_at = s_end
+        self._task_model_col = 5
+        self._task_site_col = 5 + self.num_models
         self._model_col = 4
         self._site_col = 4 + self.num_models
         ref = sim.latency.step_s[0][cfg.degrees[0]]
@@ -78,6 +78,24 @@ class ObservationEncoder:
         self._one_hot.append((0.0,) * self.num_models)
         self._site = sim.server_site.tolist()
         self.space = self._make_space()
+
+    _VIEWS = ("_task_lines", "_intercept", "_slope", "_servers", "_server_slope")
+
+    def _bind_views(self) -> None:
+        """Views into ``_lines``; made again after unpickling (a copy would not share memory)."""
+        t_end, s_end = self._split
+        self._task_lines = self._lines[:, :t_end].reshape(2, *self._shapes[0])
+        self._intercept = self._lines[0]
+        self._slope = self._lines[1]
+        self._servers = self._intercept[t_end:s_end].reshape(self._shapes[1])
+        self._server_slope = self._slope[t_end:s_end].reshape(self._shapes[1])
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k not in self._VIEWS}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._bind_views()
 
     def _make_space(self) -> spaces.Space:
         inf = np.inf
@@ -117,8 +135,8 @@ class ObservationEncoder:
         table[:, 0, 2] = slo * self._inv_scale
         table[:, 0, 3] = pixels[cls] / 1024.0**2
         table[:, 0, 4] = np.asarray(sim.task_degree) / self._max_degree
-        table[rows, 0, self._model_col + np.asarray(sim.class_model)[cls]] = 1.0
-        table[rows, 0, self._site_col + np.asarray(sim.task_site)] = 1.0
+        table[rows, 0, self._task_model_col + np.asarray(sim.class_model)[cls]] = 1.0
+        table[rows, 0, self._task_site_col + np.asarray(sim.task_site)] = 1.0
         self._task_table = table
         self._lines[:] = 0.0
         servers = self._servers
@@ -154,6 +172,8 @@ class ObservationEncoder:
                 self._slope32 = self._slope.astype(np.float32)
             out = self._slope32 * (sim.now - self._t0)
             out += self._base
+        # Rounding can leave -1e-9 where a value reaches zero; every entry is >= 0.
+        np.maximum(out, 0.0, out=out)
         if self.mode == "dict":
             t_end, s_end = self._split
             return {
@@ -250,7 +270,7 @@ class ActionDecoder:
         """The action as a list of Python numbers, after the space's own checks."""
         if isinstance(action, np.ndarray):
             array = action
-        elif self.mode == "discrete" and not isinstance(action, (list, tuple)):
+        elif self.mode == "discrete" and not isinstance(action, Sequence):
             raise ValueError(f"{self.space}: action must be an array or sequence of ints, got {type(action).__name__}")
         else:
             try:

@@ -193,8 +193,14 @@ class BurstyArrivals:
         return out
 
 
-@lru_cache(maxsize=16)
 def _read_replay(path: str) -> tuple[float, ...]:
+    """The file's arrival times, cached until the file changes (size or mtime)."""
+    stat = os.stat(path)
+    return _read_replay_cached(path, stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=16)
+def _read_replay_cached(path: str, mtime_ns: int, size: int) -> tuple[float, ...]:
     times: list[float] = []
     with open(path, newline="") as handle:
         reader = csv.DictReader(handle)
