@@ -208,9 +208,9 @@ class ObservationEncoder:
         inv_scale, inv_degree, width = self._inv_scale, 1.0 / self._max_degree, self._model_col + self.num_models
         speed, one_hot = self._speed, self._one_hot
         for i in sim.changed_servers:
-            busy = busy_until[i]
+            busy = busy_until.item(i)  # .item(): Python scalars; numpy int64 arithmetic is slow
             head = (0.0, busy * inv_scale) if busy > now else (1.0, 0.0)
-            servers[i, :width] = head + (group_size[i] * inv_degree, speed[i]) + one_hot[warm_model[i]]
+            servers[i, :width] = head + (group_size.item(i) * inv_degree, speed[i]) + one_hot[warm_model.item(i)]
             slope[i, 1] = -inv_scale if busy > now else 0.0
         sim.changed_servers.clear()
         self._intercept[self._globals_at + 3] = sum(sim.free_count) / sim.num_servers
