@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     parser = argparse.ArgumentParser(prog="python -m eat_bench.baselines.marl_ppo", description=__doc__.splitlines()[0])
     parser.add_argument("--sites", type=int, default=4)
     parser.add_argument("--servers-per-site", type=int, default=4)
-    parser.add_argument("--tasks-per-site", type=int, default=50)
+    parser.add_argument("--tasks-per-site", type=int, default=100)
     parser.add_argument("--steps", type=int, default=20000, help="training budget in agent-steps (entries of the vector env)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--copies", type=int, default=2, help="env copies; the vector env has copies x sites entries")

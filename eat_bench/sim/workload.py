@@ -4,8 +4,9 @@ Every process is a frozen dataclass that draws a whole episode's arrival times a
 from a ``numpy.random.Generator`` (vectorised, reproducible, nothing drawn in ``step``).
 Processes: :class:`PoissonArrivals`, :class:`SlottedBernoulliArrivals` (the paper's
 per-tick coin flip), :class:`DiurnalArrivals` (cosine-varying rate),
-:class:`BurstyArrivals` (two-state Markov-modulated Poisson) and
-:class:`ReplayArrivals` (times read from a CSV file).
+:class:`BurstyArrivals` (two-state Markov-modulated Poisson),
+:class:`ReplayArrivals` (times read from a CSV file) and :class:`FixedArrivals` (given
+times, for hand-made episodes).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ __all__ = [
     "DiurnalArrivals",
     "BurstyArrivals",
     "ReplayArrivals",
+    "FixedArrivals",
     "RequestClass",
     "StreamSpec",
     "RequestBatch",
@@ -259,6 +261,36 @@ class ReplayArrivals:
         reps = -(-count // times.size)
         tiled = np.concatenate([times + i * span for i in range(reps)])[:count]
         return tiled / self.rate_scale
+
+
+@dataclass(frozen=True)
+class FixedArrivals:
+    """Arrivals at exactly the given times (seconds, sorted): for hand-made episodes.
+
+    No randomness. An episode that needs more arrivals than given gets the rest at
+    ``pad_s`` (default 1e9 s: after any time limit, i.e. never within an episode).
+    """
+
+    times: tuple[float, ...]
+    pad_s: float = 1e9
+
+    def __post_init__(self) -> None:
+        if any(b < a for a, b in zip(self.times, self.times[1:])) or any(t < 0 for t in self.times):
+            raise ValueError(f"FixedArrivals: times must be non-negative and sorted, got {self.times}")
+
+    @property
+    def mean_rate(self) -> float:
+        span = self.times[-1] if self.times and self.times[-1] > 0 else 1.0
+        return max(len(self.times), 1) / span
+
+    def with_rate(self, rate: float) -> "FixedArrivals":
+        return self
+
+    def sample_times(self, rng: np.random.Generator, count: int) -> np.ndarray:
+        out = self.pad_s + np.arange(count, dtype=float)
+        n = min(count, len(self.times))
+        out[:n] = self.times[:n]
+        return out
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ time limit 100 s. Trace numbers are exact binary fractions.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,27 +18,11 @@ from eat_bench.envs.encoding import ActionDecoder, steps_from_unit
 from eat_bench.envs.single_agent import EatEdgeEnv
 from eat_bench.scenarios import ClusterSpec, ScenarioSpec, SiteSpec, WorkloadSpec
 from eat_bench.sim.profiles import ProfileRow, write_trace
-from eat_bench.sim.workload import RequestClass, StreamSpec
+from eat_bench.sim.workload import FixedArrivals, RequestClass, StreamSpec
 
 MIB = 1024.0**2
 
 
-@dataclass(frozen=True)
-class FixedTimes:
-    times: tuple[float, ...]
-
-    @property
-    def mean_rate(self) -> float:
-        return 1.0
-
-    def with_rate(self, rate: float) -> "FixedTimes":
-        return self
-
-    def sample_times(self, rng, count: int) -> np.ndarray:
-        out = 1e9 + np.arange(count, dtype=float)
-        n = min(count, len(self.times))
-        out[:n] = self.times[:n]
-        return out
 
 
 # (gpu, model, w, h, degree) -> (step, overhead, load)
@@ -69,8 +53,8 @@ def spec(tmp_path_factory) -> ScenarioSpec:
         workload=WorkloadSpec(
             classes=(RequestClass("m1", 100, 100, 5.0), RequestClass("m2", 200, 100, 10.0)),
             streams=(
-                StreamSpec(site=0, arrivals=FixedTimes((0.0, 50.0)), classes=(0,)),
-                StreamSpec(site=1, arrivals=FixedTimes((0.0,)), classes=(1,)),
+                StreamSpec(site=0, arrivals=FixedArrivals((0.0, 50.0)), classes=(0,)),
+                StreamSpec(site=1, arrivals=FixedArrivals((0.0,)), classes=(1,)),
             ),
             num_tasks=3,
         ),

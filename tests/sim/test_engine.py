@@ -13,7 +13,6 @@ from __future__ import annotations
 import copy
 import heapq
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +23,7 @@ from eat_bench.sim.engine import RAW_IMAGE_BYTES_PER_PIXEL, SimConfig, Simulator
 from eat_bench.sim.entities import ServerSpec, TaskRecord
 from eat_bench.sim.profiles import ProfileRow, load_trace, write_trace
 from eat_bench.sim.quality import get_quality_model
-from eat_bench.sim.workload import RequestClass, SlottedBernoulliArrivals, StreamSpec
+from eat_bench.sim.workload import FixedArrivals, RequestClass, SlottedBernoulliArrivals, StreamSpec
 
 # (gpu, model, degree) -> (step_s, overhead_s, load_s)
 PROFILE = {
@@ -41,24 +40,6 @@ SIZE = 100
 TRANSFER = 0.5 + SIZE * SIZE * 3 / 30000.0  # = 1.5
 
 
-@dataclass(frozen=True)
-class FixedTimes:
-    """A deterministic arrival process (structural ArrivalProcess) for hand-made episodes."""
-
-    times: tuple[float, ...]
-
-    @property
-    def mean_rate(self) -> float:
-        return 1.0
-
-    def with_rate(self, rate: float) -> "FixedTimes":
-        return self
-
-    def sample_times(self, rng: np.random.Generator, count: int) -> np.ndarray:
-        out = 1e9 + np.arange(count, dtype=float)  # never reached: padding
-        n = min(count, len(self.times))
-        out[:n] = self.times[:n]
-        return out
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +80,7 @@ def make_sim(
         for c in range(len(CLASSES)):
             times = tuple(t for t, cc, ss in tasks if cc == c and ss == site)
             if times:
-                streams.append(StreamSpec(site=site, arrivals=FixedTimes(times), classes=(c,)))
+                streams.append(StreamSpec(site=site, arrivals=FixedArrivals(times), classes=(c,)))
     n = len(sites)
     config = SimConfig(
         servers=servers,
