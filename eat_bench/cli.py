@@ -95,7 +95,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     header = ["seed", *[label for _, label in _SHOWN_METRICS]]
     rows = [[str(args.seed + i), *[_fmt(r[k]) for k in keys]] for i, r in enumerate(results)]
     means = {k: sum(r[k] for r in results) / len(results) for k in keys}
-    rows.append(["mean", *[_fmt(means[k]) if k not in ("cold_starts", "invalid_actions", "env_steps") else f"{means[k]:.1f}" for k in keys]])
+    rows.append(
+        [
+            "mean",
+            *[
+                _fmt(means[k]) if k not in ("cold_starts", "invalid_actions", "env_steps") else f"{means[k]:.1f}"
+                for k in keys
+            ],
+        ]
+    )
     print(f"{args.env} / {args.agent} / {args.episodes} episode(s) from seed {args.seed}")
     print(_table(header, rows))
     if args.json:
@@ -113,8 +121,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--agent", default="greedy", help="heuristic: random, fcfs, sjf, edf, warm-first, greedy")
     run.add_argument("--episodes", type=int, default=5)
     run.add_argument("--seed", type=int, default=0, help="episode i uses seed + i")
-    run.add_argument("--set", action="append", type=_parse_override, metavar="KEY=VALUE",
-                     help="make-time override, e.g. --set reward=latency --set 'degrees=[1,2]'")
+    run.add_argument(
+        "--set",
+        action="append",
+        type=_parse_override,
+        metavar="KEY=VALUE",
+        help="make-time override, e.g. --set reward=latency --set 'degrees=[1,2]'",
+    )
     run.add_argument("--json", action="store_true", help="also print every episode's metrics as JSON")
     run.set_defaults(func=cmd_run)
     return parser

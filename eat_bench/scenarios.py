@@ -9,19 +9,20 @@ resolves traces and quality models into what the simulator runs.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 from eat_bench.sim.workload import (
-    ArrivalProcess,
     BurstyArrivals,
     DiurnalArrivals,
     PoissonArrivals,
-    ReplayArrivals,
     RequestClass,
     SlottedBernoulliArrivals,
     StreamSpec,
 )
+
+if TYPE_CHECKING:
+    from eat_bench.sim.engine import SimConfig
 
 __all__ = [
     "SiteSpec",
@@ -96,7 +97,9 @@ class ClusterSpec:
                 if i != j and not (math.isfinite(v) and v >= 0):
                     raise ValueError(f"ClusterSpec.link_latency_s[{i}][{j}] must be finite and >= 0, got {v}")
                 if i != j and not (math.isfinite(bandwidth[i][j]) and bandwidth[i][j] > 0):
-                    raise ValueError(f"ClusterSpec.link_bandwidth_mbps[{i}][{j}] must be positive, got {bandwidth[i][j]}")
+                    raise ValueError(
+                        f"ClusterSpec.link_bandwidth_mbps[{i}][{j}] must be positive, got {bandwidth[i][j]}"
+                    )
 
     @property
     def num_servers(self) -> int:
@@ -215,7 +218,12 @@ class ScenarioSpec:
             num_tasks = changes.pop("num_tasks")
             if not isinstance(num_tasks, int) or num_tasks < 1:
                 raise ValueError(f"{self.id}: num_tasks must be a positive integer, got {num_tasks!r}")
-            spec = replace(spec, workload=replace(spec.workload, num_tasks=num_tasks, initial_queue=min(spec.workload.initial_queue, num_tasks)))
+            spec = replace(
+                spec,
+                workload=replace(
+                    spec.workload, num_tasks=num_tasks, initial_queue=min(spec.workload.initial_queue, num_tasks)
+                ),
+            )
         if "degrees" in changes:
             changes["degrees"] = tuple(changes["degrees"])
         spec = replace(spec, **changes)
@@ -243,8 +251,14 @@ class ScenarioSpec:
             raise ValueError(f"{where}: placement must be 'paper' or 'edge', got {self.placement!r}")
         if not isinstance(self.queue_len, int) or self.queue_len < 1:
             raise ValueError(f"{where}: queue_len must be a positive integer, got {self.queue_len!r}")
-        if not self.degrees or any(not isinstance(k, int) or k < 1 for k in self.degrees) or list(self.degrees) != sorted(set(self.degrees)):
-            raise ValueError(f"{where}: degrees must be distinct positive integers in increasing order, got {self.degrees!r}")
+        if (
+            not self.degrees
+            or any(not isinstance(k, int) or k < 1 for k in self.degrees)
+            or list(self.degrees) != sorted(set(self.degrees))
+        ):
+            raise ValueError(
+                f"{where}: degrees must be distinct positive integers in increasing order, got {self.degrees!r}"
+            )
         largest_site = max(len(site.gpus) for site in self.cluster.sites)
         if self.degrees[-1] > largest_site:
             raise ValueError(
@@ -270,7 +284,9 @@ class ScenarioSpec:
             raise ValueError(f"{where}: need num_tasks >= 1 and 0 <= initial_queue <= num_tasks")
         for stream in self.workload.streams:
             if not 0 <= stream.site < self.cluster.num_sites:
-                raise ValueError(f"{where}: a stream originates at site {stream.site}, but the cluster has {self.cluster.num_sites}")
+                raise ValueError(
+                    f"{where}: a stream originates at site {stream.site}, but the cluster has {self.cluster.num_sites}"
+                )
         trace = load_trace(self.trace)
         for site in self.cluster.sites:
             for gpu in site.gpus:
@@ -430,8 +446,14 @@ _BURST = replace(
     workload=WorkloadSpec(
         classes=_EDGE_CLASSES,
         streams=(
-            StreamSpec(site=0, arrivals=DiurnalArrivals(_EDGE_RATE / 2, amplitude=0.8, period_s=300.0), classes=(0, 1, 2)),
-            StreamSpec(site=1, arrivals=BurstyArrivals(_EDGE_RATE / 2, burst_factor=6.0, calm_s=60.0, burst_s=10.0), classes=(0, 1, 2)),
+            StreamSpec(
+                site=0, arrivals=DiurnalArrivals(_EDGE_RATE / 2, amplitude=0.8, period_s=300.0), classes=(0, 1, 2)
+            ),
+            StreamSpec(
+                site=1,
+                arrivals=BurstyArrivals(_EDGE_RATE / 2, burst_factor=6.0, calm_s=60.0, burst_s=10.0),
+                classes=(0, 1, 2),
+            ),
         ),
         num_tasks=300,
     ),

@@ -8,11 +8,14 @@ Every agent of every env copy is one entry of an SB3 vector env, built by
 :func:`eat_bench.envs.vector.make_vec_env` (``--backend supersuit``, the default, goes
 through SuperSuit's ``pettingzoo_env_to_vec_env_v1`` + ``concat_vec_envs_v1`` with the
 seeding and truncation fixes; ``--backend direct`` uses the direct adapter; both give the
-same rollouts). ``--algo maskable-ppo`` trains sb3-contrib's MaskablePPO with the env's
-action masks instead of plain PPO.
+same rollouts). ``--algo maskable-ppo`` (the default) trains sb3-contrib's MaskablePPO,
+which samples only actions the env's masks allow; ``--algo ppo`` trains plain PPO, which
+must learn the masks from the invalid-action penalty and needs far more steps.
 
-Before and after training the script evaluates on ``--episodes`` held-out seeds
-(``--eval-seed`` + i, never used to seed training) and prints a table of the cluster's
+Before and after training the script evaluates the policy (stochastic, as trained, with
+torch seeded by ``--eval-seed``; ``--deterministic`` takes the argmax instead) on
+``--episodes`` held-out seeds (``--eval-seed`` + i, never used to seed training) and
+prints a table of the cluster's
 mean and p95 response time, SLO attainment, normalised quality, offloaded share, team
 return per agent, and infeasible and conflicting decisions. Two reference rows come
 first: ``random`` (masked uniform per component) and ``local-first`` (oldest task of its
@@ -132,12 +135,12 @@ def train(args: argparse.Namespace, make_env: Callable[[], Any]):
     return model, venv
 
 
-def _model_policy(model, maskable: bool) -> Policy:
+def _model_policy(model, maskable: bool, deterministic: bool) -> Policy:
     def act(obs: np.ndarray, masks: np.ndarray) -> np.ndarray:
         if maskable:
-            actions, _ = model.predict(obs, action_masks=masks, deterministic=True)
+            actions, _ = model.predict(obs, action_masks=masks, deterministic=deterministic)
         else:
-            actions, _ = model.predict(obs, deterministic=True)
+            actions, _ = model.predict(obs, deterministic=deterministic)
         return np.asarray(actions, dtype=np.int64)
 
     return act
@@ -148,7 +151,7 @@ def _format(name: str, row: dict[str, float]) -> str:
         return "nan" if math.isnan(v) else format(v, fmt)
 
     return (
-        f"{name:18s} {num(row['mean_response_s'], '9.2f')} {num(row['p95_response_s'], '9.2f')} "
+        f"{name:22s} {num(row['mean_response_s'], '9.2f')} {num(row['p95_response_s'], '9.2f')} "
         f"{row['slo_attainment']:6.3f} {num(row['quality'], '7.3f')} {row['offloaded']:9.3f} "
         f"{row['return_per_agent']:10.2f} {row['invalid']:8.1f} {row['conflicts']:9.1f}"
     )
@@ -166,12 +169,13 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     parser.add_argument("--reward", default="balanced")
     parser.add_argument("--homogeneous", action="store_true", help="identical sites instead of the heterogeneous profiles")
     parser.add_argument("--backend", choices=("supersuit", "direct"), default="supersuit")
-    parser.add_argument("--algo", choices=("ppo", "maskable-ppo"), default="ppo")
+    parser.add_argument("--algo", choices=("ppo", "maskable-ppo"), default="maskable-ppo")
+    parser.add_argument("--deterministic", action="store_true", help="evaluate the argmax action instead of sampling")
     parser.add_argument("--episodes", type=int, default=3, help="evaluation episodes before and after training")
     parser.add_argument("--eval-seed", type=int, default=1_000_000)
     parser.add_argument("--rollout", type=int, default=1024, help="agent-steps per PPO rollout")
     parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--lr", type=float, default=3e-4)
+    parser.add_argument("--lr", type=float, default=1e-3)
     args = parser.parse_args(argv)
 
     kwargs = dict(
@@ -196,13 +200,18 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     results["local-first"] = evaluate(
         make_env, lambda o, m: np.stack([local_first_action(row, nvec, steps_index) for row in m]), args.episodes, args.eval_seed
     )
+    from stable_baselines3.common.utils import set_random_seed
+
     model, venv = train(args, make_env)
-    maskable = args.algo == "maskable-ppo"
-    results[f"{args.algo} (before)"] = evaluate(make_env, _model_policy(model, maskable), args.episodes, args.eval_seed)
+    policy = _model_policy(model, args.algo == "maskable-ppo", args.deterministic)
+    set_random_seed(args.eval_seed)
+    results[f"{args.algo} (before)"] = evaluate(make_env, policy, args.episodes, args.eval_seed)
+    set_random_seed(args.seed)
     started = time.perf_counter()
     model.learn(total_timesteps=args.steps)
     seconds = time.perf_counter() - started
-    results[f"{args.algo} (after)"] = evaluate(make_env, _model_policy(model, maskable), args.episodes, args.eval_seed)
+    set_random_seed(args.eval_seed)
+    results[f"{args.algo} (after)"] = evaluate(make_env, policy, args.episodes, args.eval_seed)
     venv.close()
 
     print(
@@ -210,7 +219,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
         f"({args.steps / seconds:.0f} agent-steps/s; backend {args.backend}, {venv.num_envs} vector entries, seed {args.seed}); "
         f"evaluation: {args.episodes} episode(s), seeds {args.eval_seed}..{args.eval_seed + args.episodes - 1}"
     )
-    print(f"{'policy':18s} {'mean_resp':>9s} {'p95_resp':>9s} {'SLO':>6s} {'quality':>7s} {'offloaded':>9s} {'return/agt':>10s} {'invalid':>8s} {'conflicts':>9s}")
+    print(f"{'policy':22s} {'mean_resp':>9s} {'p95_resp':>9s} {'SLO':>6s} {'quality':>7s} {'offloaded':>9s} {'return/agt':>10s} {'invalid':>8s} {'conflicts':>9s}")
     for name, row in results.items():
         print(_format(name, row))
     return results

@@ -370,4 +370,3 @@ class ActionDecoder:
 def steps_from_unit(u: float, max_steps: int) -> int:
     """The continuous mapping of a value in [0, 1] to a step count (exposed for tests)."""
     return min(max_steps, max(1, round(u * max_steps)))
-

@@ -95,7 +95,9 @@ class EatEdgeEnv(gym.Env):
         spec = get_scenario(scenario) if isinstance(scenario, str) else scenario
         spec = spec.with_overrides(**overrides) if overrides else (spec.validate() or spec)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"{spec.id}: render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
+            raise ValueError(
+                f"{spec.id}: render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}"
+            )
         self.spec_scenario = spec
         self.render_mode = render_mode
         self.sim = Simulator(spec.sim_config())
@@ -138,7 +140,11 @@ class EatEdgeEnv(gym.Env):
                 record = result
                 sim.settle()
         reward = self.reward_preset(
-            record, reason is not None, sim.queue_slo_seconds - before, sim.visible_wait_at_dispatch, self._invalid_penalty
+            record,
+            reason is not None,
+            sim.queue_slo_seconds - before,
+            sim.visible_wait_at_dispatch,
+            self._invalid_penalty,
         )
         terminated = sim.done
         truncated = not terminated and sim.now >= self._time_limit

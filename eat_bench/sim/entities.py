@@ -103,8 +103,11 @@ class WarmGroups:
     def is_warm(self, servers: tuple[int, ...], model: int) -> bool:
         """Whether ``servers`` are exactly one group that holds ``model``."""
         group = self.group_of[servers[0]]
-        return group >= 0 and self._model[group] == model and len(self._members[group]) == len(servers) and all(
-            self.group_of[s] == group for s in servers
+        return (
+            group >= 0
+            and self._model[group] == model
+            and len(self._members[group]) == len(servers)
+            and all(self.group_of[s] == group for s in servers)
         )
 
     def occupy(

@@ -180,9 +180,7 @@ class ProfileTrace:
     name: str
     path: str
     rows: tuple[ProfileRow, ...]
-    _index: dict[tuple[str, str, int, int, int], ProfileRow] = field(
-        init=False, repr=False, compare=False, hash=False
-    )
+    _index: dict[tuple[str, str, int, int, int], ProfileRow] = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         index: dict[tuple[str, str, int, int, int], ProfileRow] = {}
@@ -260,8 +258,7 @@ class ProfileTrace:
                 if r.gpu == gpu:
                     groups.setdefault((r.model, r.width, r.height), []).append(r.degree)
             listing = "; ".join(
-                f"{m} {w}x{h} degrees {','.join(str(d) for d in sorted(ds))}"
-                for (m, w, h), ds in groups.items()
+                f"{m} {w}x{h} degrees {','.join(str(d) for d in sorted(ds))}" for (m, w, h), ds in groups.items()
             )
             detail = f"rows for GPU {gpu!r}: {listing}"
         raise ProfileLookupError(f"trace '{self.name}' ({self.path}) has no row for {key}; {detail}")

@@ -150,9 +150,7 @@ class PublishedQuality(QualityModel):
     def _resolve(self, model: str) -> str:
         model = self.ALIASES.get(model, model)
         if model not in self.CONSTANTS:
-            raise ValueError(
-                f"PublishedQuality has no curve for model {model!r}; models: {', '.join(self.models())}"
-            )
+            raise ValueError(f"PublishedQuality has no curve for model {model!r}; models: {', '.join(self.models())}")
         return model
 
     def _formula(self, model: str, s: int) -> float:

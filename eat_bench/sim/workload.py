@@ -213,7 +213,9 @@ def _read_replay_cached(path: str, mtime_ns: int, size: int) -> tuple[float, ...
             try:
                 value = float(row["time_s"])
             except (TypeError, ValueError):
-                raise ValueError(f"{path}: row {row_number}: column 'time_s': not a number: {row['time_s']!r}") from None
+                raise ValueError(
+                    f"{path}: row {row_number}: column 'time_s': not a number: {row['time_s']!r}"
+                ) from None
             if not math.isfinite(value) or value < previous:
                 raise ValueError(
                     f"{path}: row {row_number}: column 'time_s': must be finite and non-decreasing, got {value}"
@@ -363,7 +365,9 @@ def generate_requests(
         stream_of = np.zeros(num_tasks, dtype=np.int64)
     else:
         rates = np.array([stream.arrivals.mean_rate for stream in streams])
-        all_times = np.concatenate([stream.arrivals.sample_times(rng, later) for stream in streams]) if later else np.empty(0)
+        all_times = (
+            np.concatenate([stream.arrivals.sample_times(rng, later) for stream in streams]) if later else np.empty(0)
+        )
         all_origin = np.repeat(np.arange(len(streams)), later)
         order = np.argsort(all_times, kind="stable")[:later]
         times = all_times[order]

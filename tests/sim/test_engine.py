@@ -11,7 +11,6 @@ image (30,000 raw bytes) costs 0.5 + 1.0 = 1.5 s to cross sites.
 from __future__ import annotations
 
 import copy
-import heapq
 import math
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from eat_bench.sim.engine import RAW_IMAGE_BYTES_PER_PIXEL, SimConfig, Simulator
 from eat_bench.sim.entities import ServerSpec, TaskRecord
 from eat_bench.sim.profiles import ProfileRow, load_trace, write_trace
 from eat_bench.sim.quality import get_quality_model
-from eat_bench.sim.workload import FixedArrivals, RequestClass, SlottedBernoulliArrivals, StreamSpec
+from eat_bench.sim.workload import FixedArrivals, RequestClass, StreamSpec
 
 # (gpu, model, degree) -> (step_s, overhead_s, load_s)
 PROFILE = {
