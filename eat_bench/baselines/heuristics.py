@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from typing import Any, Callable, Protocol
 
-import numpy as np
 
 from eat_bench.envs.single_agent import EatEdgeEnv
 
@@ -184,6 +183,3 @@ def run_episode(env: Any, agent: Agent, seed: int) -> dict[str, float]:
             metrics = dict(env.unwrapped.episode_metrics().as_dict())
             metrics.update(episode_return=total, env_steps=steps, truncated=bool(truncated and not terminated))
             return metrics
-
-
-_ = np
