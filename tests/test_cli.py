@@ -1,0 +1,46 @@
+"""The `eat-bench` command: list and run."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from eat_bench.cli import main
+from eat_bench.scenarios import SCENARIOS
+
+
+def test_list_names_every_id_trace_and_preset(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for scenario_id in SCENARIOS:
+        assert scenario_id in out
+    for name in ("eat-paper", "edge-mixed", "a100-distrifusion", "balanced", "latency", "greedy"):
+        assert name in out
+
+
+def test_run_prints_one_row_per_episode_and_a_mean(capsys):
+    code = main(["run", "--env", "EAT-Paper-v0", "--agent", "fcfs", "--episodes", "2", "--seed", "3",
+                 "--set", "decision_interval_s=null", "--json"])
+    assert code == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0] == "EAT-Paper-v0 / fcfs / 2 episode(s) from seed 3"
+    assert lines[3].split()[0] == "3" and lines[4].split()[0] == "4" and lines[5].split()[0] == "mean"
+    payload = json.loads(out[out.index("{"):])
+    assert [e["num_tasks"] for e in payload["episodes"]] == [32, 32]
+    assert all(e["dispatched"] == 32 for e in payload["episodes"])
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["run", "--set", "foo=1"], "unknown keyword(s) ['foo']"),
+        (["run", "--agent", "oracle"], "unknown agent 'oracle'"),
+        (["run", "--set", "arrival_rate=-1"], "arrival_rate must be a positive number"),
+        (["run", "--episodes", "0"], "--episodes must be at least 1"),
+    ],
+)
+def test_run_rejects_bad_input_with_a_clear_message(capsys, argv, message):
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
