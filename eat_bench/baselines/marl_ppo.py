@@ -68,9 +68,7 @@ def local_first_action(mask: np.ndarray, nvec, steps_index: int) -> np.ndarray:
     return np.array([1, target, 0, steps_index], dtype=np.int64)
 
 
-def evaluate(
-    make_env: Callable[[], Any], policy: Policy, episodes: int, seed: int
-) -> dict[str, float]:
+def evaluate(make_env: Callable[[], Any], policy: Policy, episodes: int, seed: int) -> dict[str, float]:
     """Run ``episodes`` episodes (seeds ``seed + i``) of the parallel env; the mean of
     the cluster's episode metrics, plus the team return per agent."""
     env = make_env()
@@ -162,12 +160,16 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     parser.add_argument("--sites", type=int, default=4)
     parser.add_argument("--servers-per-site", type=int, default=4)
     parser.add_argument("--tasks-per-site", type=int, default=100)
-    parser.add_argument("--steps", type=int, default=20000, help="training budget in agent-steps (entries of the vector env)")
+    parser.add_argument(
+        "--steps", type=int, default=20000, help="training budget in agent-steps (entries of the vector env)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--copies", type=int, default=2, help="env copies; the vector env has copies x sites entries")
     parser.add_argument("--team-share", type=float, default=0.5)
     parser.add_argument("--reward", default="balanced")
-    parser.add_argument("--homogeneous", action="store_true", help="identical sites instead of the heterogeneous profiles")
+    parser.add_argument(
+        "--homogeneous", action="store_true", help="identical sites instead of the heterogeneous profiles"
+    )
     parser.add_argument("--backend", choices=("supersuit", "direct"), default="supersuit")
     parser.add_argument("--algo", choices=("ppo", "maskable-ppo"), default="maskable-ppo")
     parser.add_argument("--deterministic", action="store_true", help="evaluate the argmax action instead of sampling")
@@ -196,9 +198,14 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     print(probe.scenario.summary())
     rng = np.random.default_rng(args.seed)
     results: dict[str, dict[str, float]] = {}
-    results["random"] = evaluate(make_env, lambda o, m: np.stack([random_action(row, nvec, rng) for row in m]), args.episodes, args.eval_seed)
+    results["random"] = evaluate(
+        make_env, lambda o, m: np.stack([random_action(row, nvec, rng) for row in m]), args.episodes, args.eval_seed
+    )
     results["local-first"] = evaluate(
-        make_env, lambda o, m: np.stack([local_first_action(row, nvec, steps_index) for row in m]), args.episodes, args.eval_seed
+        make_env,
+        lambda o, m: np.stack([local_first_action(row, nvec, steps_index) for row in m]),
+        args.episodes,
+        args.eval_seed,
     )
     from stable_baselines3.common.utils import set_random_seed
 
@@ -219,7 +226,9 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
         f"({args.steps / seconds:.0f} agent-steps/s; backend {args.backend}, {venv.num_envs} vector entries, seed {args.seed}); "
         f"evaluation: {args.episodes} episode(s), seeds {args.eval_seed}..{args.eval_seed + args.episodes - 1}"
     )
-    print(f"{'policy':22s} {'mean_resp':>9s} {'p95_resp':>9s} {'SLO':>6s} {'quality':>7s} {'offloaded':>9s} {'return/agt':>10s} {'invalid':>8s} {'conflicts':>9s}")
+    print(
+        f"{'policy':22s} {'mean_resp':>9s} {'p95_resp':>9s} {'SLO':>6s} {'quality':>7s} {'offloaded':>9s} {'return/agt':>10s} {'invalid':>8s} {'conflicts':>9s}"
+    )
     for name, row in results.items():
         print(_format(name, row))
     return results

@@ -28,11 +28,16 @@ multi-site :class:`~eat_bench.scenarios.ScenarioSpec` or registered id instead, 
 ``metro`` (A100/RTX 4090, mixed requests), ``campus`` (RTX 4090/3090, mostly SD 1.5),
 ``kiosk`` (RTX 3090/T4, small SD 1.5 images only) and ``studio`` (H100/A100/RTX 4090,
 SDXL-heavy), each with its own share of the arrivals; with ``heterogeneous=False`` every
-site is a ``metro`` site with an equal share. Poisson arrivals add up to ``load`` (0.7)
-times the cluster's warm single-GPU capacity at 30 steps. ``tasks_per_site`` (50)
-requests per site per episode. Links: ``link_latency_s`` (0.01 s) and
+site is a ``metro`` site with an equal share. Request kinds are EAT-Edge-v0's (SD 1.5 at
+512² and 768², SDXL at 1024²; SLOs 5, 10, 20 s). Poisson arrivals add up to ``load``
+(0.08) times the cluster's warm single-GPU capacity at 30 steps (``arrival_rate=``
+overrides it); cold starts (24-131 s per model load) dominate, so 0.08 already gives
+about 60-70% measured utilisation (see ``docs/multi_agent.md``). ``tasks_per_site``
+(100) requests per site per episode. Links: ``link_latency_s`` (0.01 s) and
 ``link_bandwidth_mbps`` (200) per hop of a ring of sites (latency x hops, bandwidth /
-hops), or S x S matrices (row: request's site, column: servers' site).
+hops), or S x S matrices (row: request's site, column: servers' site). ``queue_len``
+(8), ``degrees`` (1, 2, 4 up to the site size), ``step_levels`` (10, 20, 30, 50),
+``reward``, ``trace``, ``time_limit_s`` and ``invalid_penalty`` are knobs too.
 
 **Action** (per agent): ``MultiDiscrete([Q + 1, S, D, L])`` with Q = ``queue_len`` (8),
 S sites, D = ``len(degrees)`` (1 when tasks fix their degree), L = ``len(step_levels)``:
@@ -49,14 +54,17 @@ holding the model, else the fastest free servers.
 **Action masks.** ``infos[agent]["action_mask"]`` is a tuple of four ``int8`` arrays, one
 per component, so ``env.action_space(agent).sample(mask=infos[agent]["action_mask"])``
 works as is; ``infos[agent]["action_mask_flat"]`` is the same as one flat ``bool`` array
-(sb3-contrib MaskablePPO's convention). Masks are per component (wait is always valid; a
-slot is valid when it holds a task and some site has enough free servers; a target
-when it has a free server; a degree when some site has that many free servers), so a
-masked sample can still be infeasible as a whole.
+(sb3-contrib MaskablePPO's convention); :meth:`EdgeSitesEnv.action_masks` stacks the
+latter for all agents. Masks are per component (wait is always valid; a slot is valid
+when it holds a task and some site has enough free servers; a target when it has a free
+server; a degree when some site has that many free servers), so a masked sample can
+still be infeasible as a whole. Mask arrays are read-only and shared between agents and
+steps (copy one before changing it).
 
 **Simultaneous decisions and conflicts.** All agents act at once. Agents that dispatch
 are served in a priority order drawn from the simulator's seeded tie-breaking generator
-(a fresh permutation whenever two or more agents dispatch in one step). A decision that
+(a fresh uniformly random permutation whenever two or more agents dispatch in one step:
+the agents sorted by one uniform key each, ``sim.tie_rng.random(S)``). A decision that
 was feasible when the step began but whose target site no longer has enough free
 servers, because a higher-priority agent took them, acts as wait and sets
 ``infos[agent]["conflict"] = True`` (no penalty). A decision infeasible from the start
@@ -70,9 +78,13 @@ task and a free server), the episode ends or the time limit is reached. A step i
 somebody dispatched does not advance time by itself, so agents that waited are asked
 again at the same instant.
 
-**Observation** (per agent, all entries >= 0, float32). ``obs_mode="flat"``: one Box
-of ``Q*Ft + N*Fs + S*Fn + 4`` values; ``obs_mode="dict"``: ``{"tasks": (Q, Ft),
-"servers": (N, Fs), "sites": (S, Fn), "globals": (4,)}``. With M the scenario's models:
+**Observation** (per agent, all entries >= 0, float32). ``obs_mode="dict"``:
+``{"tasks": (Q, Ft), "servers": (N, Fs), "sites": (S, Fn), "globals": (4,)}`` token
+matrices (for attention models). ``obs_mode="flat"`` (default): one Box of
+``Q*Ft + N*Fs + S*Fn + 4`` values (for MLPs): the tasks row by row, then the servers
+and the sites *feature by feature* (the transposes of the dict's matrices, ``Fs x N``
+and ``Fn x S``: each feature of every server is one contiguous run), then the globals.
+With M the scenario's models and N servers:
 
 * tasks (this site's queue, oldest first; zero rows past its end), Ft = 5 + M: present,
   waited / SLO, SLO / time_scale, pixels / 1024², demanded degree / max degree, model
@@ -87,8 +99,9 @@ of ``Q*Ft + N*Fs + S*Fn + 4`` values; ``obs_mode="dict"``: ``{"tasks": (Q, Ft),
 * globals: now / time limit, fraction of the episode's tasks arrived, free fraction of
   the cluster, queued tasks / (S*Q).
 
-The server block is computed once per step and shared by all agents (only the row
-order and the distance columns differ).
+The server and site blocks are computed once per change and shared by all agents (only
+their order and the static distance columns differ); between events every entry is
+linear in time, so a step costs a copy and a few vector operations, not a rebuild.
 
 **State.** ``state()`` returns the global state for centralised critics, a flat float32
 vector in ``state_space``: every site's task block (absolute site order), every server
@@ -126,6 +139,11 @@ deterministically. Same seed and same actions give the same trajectory.
 **Rendering.** ``render_mode="ansi"`` (text table per site), ``"human"`` (prints it),
 ``"rgb_array"`` (Gantt chart of the servers; needs matplotlib).
 
+**Parameter sharing.** All agents have equal spaces and relative views (own site
+first), so one policy can drive every site: :mod:`eat_bench.envs.vector` turns the env
+into a seedable, truncation-correct Stable-Baselines3 ``VecEnv`` (directly or through
+SuperSuit), and ``python -m eat_bench.baselines.marl_ppo`` trains MaskablePPO / PPO.
+
 **Version history.** v0 (eat-bench 0.1): first release.
 
 Example (runs under ``pytest --doctest-modules``):
@@ -150,8 +168,9 @@ True
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from gymnasium import spaces
@@ -247,7 +266,12 @@ def make_scenario(
     ``arrival_rate`` (requests/s, all sites together) overrides ``load``; ``degrees``
     defaults to the powers of two up to ``min(4, servers_per_site)``.
     """
-    for name, value in (("num_sites", num_sites), ("servers_per_site", servers_per_site), ("tasks_per_site", tasks_per_site), ("queue_len", queue_len)):
+    for name, value in (
+        ("num_sites", num_sites),
+        ("servers_per_site", servers_per_site),
+        ("tasks_per_site", tasks_per_site),
+        ("queue_len", queue_len),
+    ):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{ENV_NAME}: {name} must be a positive integer, got {value!r}")
     if not (isinstance(load, (int, float)) and math.isfinite(load) and load > 0):
@@ -289,7 +313,10 @@ def make_scenario(
         for site in sites:
             for gpu in site.gpus:
                 mean_service = sum(
-                    p * profile_trace.lookup(gpu, BASE_CLASSES[b].model, BASE_CLASSES[b].width, BASE_CLASSES[b].height, 1).service_s(30)
+                    p
+                    * profile_trace.lookup(
+                        gpu, BASE_CLASSES[b].model, BASE_CLASSES[b].width, BASE_CLASSES[b].height, 1
+                    ).service_s(30)
                     for b, p in mix.items()
                 )
                 capacity += 1.0 / mean_service
@@ -332,7 +359,12 @@ class EdgeSitesEnv(ParallelEnv):
     """The ``edge_sites_v0`` parallel environment; its documentation is the module
     docstring of :mod:`eat_bench.envs.edge_sites_v0`."""
 
-    metadata = {"name": ENV_NAME, "render_modes": ["human", "ansi", "rgb_array"], "is_parallelizable": True, "render_fps": 4}
+    metadata = {
+        "name": ENV_NAME,
+        "render_modes": ["human", "ansi", "rgb_array"],
+        "is_parallelizable": True,
+        "render_fps": 4,
+    }
 
     def __init__(
         self,
@@ -374,7 +406,9 @@ class EdgeSitesEnv(ParallelEnv):
         if obs_mode not in ("flat", "dict"):
             raise ValueError(f"{ENV_NAME}: obs_mode must be 'flat' or 'dict', got {obs_mode!r}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"{ENV_NAME}: render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
+            raise ValueError(
+                f"{ENV_NAME}: render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}"
+            )
         self.scenario = spec
         self.team_share = float(team_share)
         self.max_cycles = max_cycles
@@ -421,22 +455,29 @@ class EdgeSitesEnv(ParallelEnv):
         lat, bw = config.link_latency_s, config.link_bandwidth_bps
         distance = np.array(
             [
-                [0.0 if i == j else lat[i][j] + REFERENCE_PIXELS * RAW_IMAGE_BYTES_PER_PIXEL / bw[i][j] for j in range(S)]
+                [
+                    0.0 if i == j else lat[i][j] + REFERENCE_PIXELS * RAW_IMAGE_BYTES_PER_PIXEL / bw[i][j]
+                    for j in range(S)
+                ]
                 for i in range(S)
             ]
         )
         self._distance = distance * self._inv_scale
         first = config.classes[0]
-        ref = np.array([config.trace.lookup(s.gpu, first.model, first.width, first.height, self.degrees[0]).step_s for s in config.servers])
+        ref = np.array(
+            [
+                config.trace.lookup(s.gpu, first.model, first.width, first.height, self.degrees[0]).step_s
+                for s in config.servers
+            ]
+        )
         self._speed = ref.min() / ref
 
         # ---------------------------------------------------------------- layout
         # Flat layout per agent: tasks (Q x Ft, row-major), servers (Fs x N, feature-major),
         # sites (Fn x S, feature-major), globals. Feature-major blocks make the per-step
         # copies long contiguous runs; the dict mode returns them transposed, (N, Fs) and
-        # (S, Fn). Between two events every entry is linear in time, so the env keeps all
-        # agents' observations as ``intercept + now * slope`` (S x D float64 each) and
-        # rewrites only what an event changed.
+        # (S, Fn). Between two events every entry is constant or linear in time, so the
+        # env rewrites only what an event changed and evaluates the linear ones at ``now``.
         self.task_features = Ft = 5 + M
         self.dynamic_server_features = Fd = 3 + M
         self.server_features = Fs = Fd + 3
@@ -445,9 +486,15 @@ class EdgeSitesEnv(ParallelEnv):
         self._sizes = (Q * Ft, N * Fs, S * Fn, G)
         self.obs_size = D_obs = sum(self._sizes)
         self._model_col = 5
-        self._I = np.zeros((S, D_obs))
-        self._Sl = np.zeros((S, D_obs))
-        self._Sl[:, -G] = 1.0 / spec.time_limit_s  # now / time limit
+        # Entries that do not change between events live in a float32 base (S x D); the
+        # time-dependent ones (waits, remaining busy times, now) are intercept + slope *
+        # now in float64, evaluated into a copy of the base at each step.
+        self._I = np.zeros((S, D_obs), dtype=np.float32)
+        self._wait_I = np.zeros((S, Q))
+        self._wait_Sl = np.zeros((S, Q))
+        self._wait_tmp = np.zeros((S, Q))
+        self._work = np.zeros((S, D_obs), dtype=np.float32)
+        self._inv_time_limit = 1.0 / spec.time_limit_s
         # Shared blocks, computed once per change and copied into every agent's row
         # through "doubled" arrays: agent i's servers are columns off_i .. off_i + N of
         # [shared, shared] (servers are numbered site by site), its sites columns
@@ -456,6 +503,8 @@ class EdgeSitesEnv(ParallelEnv):
         self._shSl2 = np.zeros(2 * N)
         self._ldI2 = np.zeros((3, 2 * S))
         self._ldSl2 = np.zeros(2 * S)
+        self._rem2 = np.zeros(2 * N)
+        self._old2 = np.zeros(2 * S)
         self._server_offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int).tolist()
         grouped = bool(np.all(np.diff(site_of) >= 0))
         self._server_mode = ("strided" if len(set(sizes)) == 1 else "slices") if grouped else "gather"
@@ -493,12 +542,16 @@ class EdgeSitesEnv(ParallelEnv):
             "sites": np.broadcast_to(site_high, (S, Fn)).copy(),
             "globals": global_high,
         }
-        flat_high = np.concatenate([blocks["tasks"].ravel(), blocks["servers"].T.ravel(), blocks["sites"].T.ravel(), global_high])
+        flat_high = np.concatenate(
+            [blocks["tasks"].ravel(), blocks["servers"].T.ravel(), blocks["sites"].T.ravel(), global_high]
+        )
         self._obs_spaces: dict[str, spaces.Space] = {}
         self._act_spaces: dict[str, spaces.Space] = {}
         for agent in self.possible_agents:
             if obs_mode == "dict":
-                self._obs_spaces[agent] = spaces.Dict({k: spaces.Box(0.0, v, dtype=np.float32) for k, v in blocks.items()})
+                self._obs_spaces[agent] = spaces.Dict(
+                    {k: spaces.Box(0.0, v, dtype=np.float32) for k, v in blocks.items()}
+                )
             else:
                 self._obs_spaces[agent] = spaces.Box(0.0, flat_high, dtype=np.float32)
             self._act_spaces[agent] = spaces.MultiDiscrete(self.nvec)
@@ -514,10 +567,13 @@ class EdgeSitesEnv(ParallelEnv):
         # Masks are per agent, from a cache of read-only arrays keyed by what they depend
         # on (visible count, which sites have a free server, most free servers).
         largest = int(self._site_size.max())
-        self._degree_table = np.arange(largest + 1)[:, None] >= np.asarray(self.degrees if self.agent_degree else (0,))[None, :]
+        self._degree_table = (
+            np.arange(largest + 1)[:, None] >= np.asarray(self.degrees if self.agent_degree else (0,))[None, :]
+        )
         self._degree_table[:, 0] = True
         self._mask_cache: dict[tuple, tuple[tuple[np.ndarray, ...], np.ndarray]] = {}
         self._mask_cache_limit = 1 << 14
+        self._mask_parts: dict[Any, np.ndarray] = {}
         self._full_bits = (1 << S) - 1
 
         self._np_random: np.random.Generator | None = None
@@ -530,40 +586,58 @@ class EdgeSitesEnv(ParallelEnv):
         self._sites_changed = True
 
     _VIEWS = (
-        "_tasks_I", "_tasks_Sl", "_servers_I", "_servers_Sl", "_sites_I", "_sites_Sl", "_globals_I",
-        "_shI", "_shSl", "_ldI", "_ldSl", "_sites_view_I", "_sites_view_Sl", "_servers_view_I", "_servers_view_Sl",
+        "_tasks_I",
+        "_servers_I",
+        "_sites_I",
+        "_globals_I",
+        "_shI",
+        "_shSl",
+        "_ldI",
+        "_ldSl",
+        "_sites_view_I",
+        "_old_view",
+        "_work_wait",
+        "_work_remaining",
+        "_work_oldest",
+        "_work_now",
+        "_servers_view_I",
+        "_rem_view",
     )
 
     def _make_views(self) -> None:
-        """Views into the observation's intercept/slope arrays and the doubled shared
+        """Views into the observation base, the work buffer and the doubled shared
         blocks (made again after unpickling: pickling does not keep views)."""
         S, Q, N = self.num_sites, self.queue_len, self.sim.num_servers
         Ft, Fs, Fn = self.task_features, self.server_features, self.site_features
         o1, o2, o3 = self._sizes[0], self._sizes[0] + self._sizes[1], self._sizes[0] + self._sizes[1] + self._sizes[2]
         self._tasks_I = self._I[:, :o1].reshape(S, Q, Ft)
-        self._tasks_Sl = self._Sl[:, :o1].reshape(S, Q, Ft)[:, :, 1]
         self._servers_I = self._I[:, o1:o2].reshape(S, Fs, N)
-        self._servers_Sl = self._Sl[:, o1:o2].reshape(S, Fs, N)[:, 1]
         self._sites_I = self._I[:, o2:o3].reshape(S, Fn, S)
-        self._sites_Sl = self._Sl[:, o2:o3].reshape(S, Fn, S)[:, 2]
         self._globals_I = self._I[:, o3:]
+        self._work_wait = self._work[:, :o1].reshape(S, Q, Ft)[:, :, 1]
+        self._work_remaining = self._work[:, o1:o2].reshape(S, Fs, N)[:, 1]
+        self._work_oldest = self._work[:, o2:o3].reshape(S, Fn, S)[:, 2]
+        self._work_now = self._work[:, o3]
         self._shI, self._shSl = self._shI2[:, :N], self._shSl2[:N]
         self._ldI, self._ldSl = self._ldI2[:, :S], self._ldSl2[:S]
         f8 = self._ldI2.itemsize
         strided = np.lib.stride_tricks.as_strided
         self._sites_view_I = strided(self._ldI2, shape=(S, 3, S), strides=(f8, 2 * S * f8, f8), writeable=False)
-        self._sites_view_Sl = strided(self._ldSl2, shape=(S, S), strides=(f8, f8), writeable=False)
+        self._old_view = strided(self._old2, shape=(S, S), strides=(f8, f8), writeable=False)
         if self._server_mode == "strided":
             step = (N // S) * f8
             Fd = self.dynamic_server_features
-            self._servers_view_I = strided(self._shI2, shape=(S, Fd, N), strides=(step, 2 * N * f8, f8), writeable=False)
-            self._servers_view_Sl = strided(self._shSl2, shape=(S, N), strides=(step, f8), writeable=False)
+            self._servers_view_I = strided(
+                self._shI2, shape=(S, Fd, N), strides=(step, 2 * N * f8, f8), writeable=False
+            )
+            self._rem_view = strided(self._rem2, shape=(S, N), strides=(step, f8), writeable=False)
         else:
-            self._servers_view_I = self._servers_view_Sl = None
+            self._servers_view_I = self._rem_view = None
 
     def __getstate__(self) -> dict[str, Any]:
         state = {k: v for k, v in self.__dict__.items() if k not in self._VIEWS}
         state["_mask_cache"] = {}
+        state["_mask_parts"] = {}
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -596,13 +670,15 @@ class EdgeSitesEnv(ParallelEnv):
         pixels = np.array([c.pixels for c in cfg.classes], dtype=np.float64)
         table = np.zeros((T + 1, self.task_features))
         table[:T, 0] = 1.0
-        table[:T, 1] = -arrival / slo  # waited / SLO = now / SLO - arrival / SLO
+        inv_slo = 1.0 / slo
+        table[:T, 1] = -arrival * inv_slo  # waited / SLO = now * inv - arrival * inv (never negative)
         table[:T, 2] = slo * self._inv_scale
         table[:T, 3] = pixels[cls] / 1024.0**2
         table[:T, 4] = np.asarray(sim.task_degree) / self._max_degree
         table[np.arange(T), self._model_col + np.asarray(sim.class_model, dtype=np.int64)[cls]] = 1.0
         self._task_table = table
-        self._inv_slo = np.append(1.0 / slo, 0.0)
+        self._inv_slo = np.append(inv_slo, 0.0)
+        self._wait0_list = table[:, 1].tolist()
         self._arrival_list = arrival.tolist()
         self._inv_slo_list = self._inv_slo.tolist()
         self._task_site_list = list(sim.task_site)
@@ -628,7 +704,9 @@ class EdgeSitesEnv(ParallelEnv):
             raise RuntimeError(f"{ENV_NAME}: call reset() before step()")
         if not self.agents:
             if actions:
-                raise ValueError(f"{ENV_NAME}: the episode is over; actions were given for {sorted(map(str, actions))}; call reset()")
+                raise ValueError(
+                    f"{ENV_NAME}: the episode is over; actions were given for {sorted(map(str, actions))}; call reset()"
+                )
             return {}, {}, {}, {}, {}
         decisions = self._validate(actions)  # raises before any state changes
         sim = self.sim
@@ -642,10 +720,10 @@ class EdgeSitesEnv(ParallelEnv):
         dispatched = False
         if intents:
             if len(intents) > 1:
-                # Seeded priority order among the agents that dispatch this step.
-                order = sim.tie_rng.permutation(S).tolist()
-                wanted = set(intents)
-                intents = [i for i in order if i in wanted]
+                # Seeded priority order: agents sorted by i.i.d. uniform keys (one per
+                # agent, from the tie-breaking stream), i.e. a uniform random permutation.
+                keys = sim.tie_rng.random(S).tolist()
+                intents.sort(key=keys.__getitem__)
             free0 = list(sim.free_count)
             free = sim.free_count
             queues = self._site_queue
@@ -688,7 +766,7 @@ class EdgeSitesEnv(ParallelEnv):
                     self._qarr[i] -= arrival[task] * inv
                 else:
                     self._qinv[i] = self._qarr[i] = 0.0
-                self._dirty.add(i)
+                self._row_removed(i, slot)
         if dispatched:
             sim.settle()
         else:
@@ -750,13 +828,16 @@ class EdgeSitesEnv(ParallelEnv):
             raise RuntimeError(f"{ENV_NAME}: call reset() before state()")
         now = self.sim.now
         tasks = self._tasks_I.copy()
-        tasks[:, :, 1] += self._tasks_Sl * now
+        tasks[:, :, 1] = self._wait_I + self._wait_Sl * now
         servers = self._shI.T.copy()
-        servers[:, 1] += self._shSl * now
+        servers[:, 1] = self._shI[1] + self._shSl * now
         load = self._ldI.T.copy()
-        load[:, 2] += self._ldSl * now
-        g = self._globals_I[0] + self._Sl[0, -self.num_globals :] * now
-        return np.concatenate([tasks.ravel(), np.column_stack([servers, self._speed]).ravel(), load.ravel(), g]).astype(np.float32)
+        load[:, 2] = self._ldI[2] + self._ldSl * now
+        g = self._globals_I[0].copy()
+        g[0] = now * self._inv_time_limit
+        return np.concatenate([tasks.ravel(), np.column_stack([servers, self._speed]).ravel(), load.ravel(), g]).astype(
+            np.float32
+        )
 
     def action_masks(self) -> np.ndarray:
         """Flat boolean masks, one row per agent in ``possible_agents`` order (MaskablePPO)."""
@@ -849,7 +930,9 @@ class EdgeSitesEnv(ParallelEnv):
         try:
             array = np.asarray(action)
         except (ValueError, TypeError) as err:
-            raise ValueError(f"{ENV_NAME}: action for {agent} is not an integer array ({err}); expected {space}") from None
+            raise ValueError(
+                f"{ENV_NAME}: action for {agent} is not an integer array ({err}); expected {space}"
+            ) from None
         if array.shape != (4,):
             raise ValueError(f"{ENV_NAME}: action for {agent} has shape {array.shape}, expected (4,) for {space}")
         if array.dtype.kind not in "iu":
@@ -857,11 +940,13 @@ class EdgeSitesEnv(ParallelEnv):
         names = ("slot", "target", "degree", "steps")
         for k, (v, n) in enumerate(zip(array.tolist(), self.nvec)):
             if not 0 <= v < n:
-                raise ValueError(f"{ENV_NAME}: action for {agent}: {names[k]} index a[{k}] = {v} is outside 0..{n - 1} ({space})")
+                raise ValueError(
+                    f"{ENV_NAME}: action for {agent}: {names[k]} index a[{k}] = {v} is outside 0..{n - 1} ({space})"
+                )
 
     def _rebuild_queues(self) -> None:
-        """Per-site views of the global queue (arrival order) and their queueing-cost
-        sums, from scratch."""
+        """Per-site views of the global queue (arrival order), their queueing-cost sums
+        and every task row, from scratch (at reset)."""
         S = self.num_sites
         site, arrival, inv_slo = self._task_site_list, self._arrival_list, self._inv_slo_list
         self._site_queue = queues = [[] for _ in range(S)]
@@ -872,8 +957,14 @@ class EdgeSitesEnv(ParallelEnv):
             queues[s].append(task)
             qinv[s] += inv_slo[task]
             qarr[s] += arrival[task] * inv_slo[task]
-        self._dirty = set(range(S))
-        self._refresh_rows()
+        Q = self.queue_len
+        rows = [(q + self._pad)[:Q] for q in queues]
+        block = self._task_table[rows]
+        self._tasks_I[:] = block
+        self._wait_I[:] = block[:, :, 1]
+        self._wait_Sl[:] = self._inv_slo[rows]
+        for s in range(S):
+            self._site_rows_changed(s)
 
     def _take_events(self) -> None:
         """Move this step's simulator events to ``self.events`` and add arrivals to the
@@ -883,7 +974,7 @@ class EdgeSitesEnv(ParallelEnv):
         sim.events = []
         queues = self._site_queue
         site, arrival, inv_slo = self._task_site_list, self._arrival_list, self._inv_slo_list
-        qinv, qarr, dirty = self._qinv, self._qarr, self._dirty
+        qinv, qarr = self._qinv, self._qarr
         Q = self.queue_len
         for kind, _, task in events:
             if kind == "arrival":
@@ -892,41 +983,45 @@ class EdgeSitesEnv(ParallelEnv):
                 queue.append(task)
                 qinv[s] += inv_slo[task]
                 qarr[s] += arrival[task] * inv_slo[task]
-                if len(queue) <= Q:
-                    dirty.add(s)
-                else:
-                    self._ldI[1, s] = len(queue) / Q
-                    self._sites_changed = True
+                n = len(queue)
+                if n <= Q:
+                    self._tasks_I[s, n - 1] = self._task_table[task]
+                    self._wait_I[s, n - 1] = self._wait0_list[task]
+                    self._wait_Sl[s, n - 1] = inv_slo[task]
+                self._site_rows_changed(s)
         if sum(map(len, queues)) != len(sim.queue):  # pragma: no cover - defensive
             self._rebuild_queues()
-        elif dirty:
-            self._refresh_rows()
 
-    def _refresh_rows(self) -> None:
-        """Rewrite the task rows and the site-load entries of sites whose visible
-        window changed."""
+    def _row_removed(self, s: int, slot: int) -> None:
+        """Site ``s``'s task at visible ``slot`` left its queue: shift the rows below up
+        and bring in the next task (if any) at the bottom."""
         Q = self.queue_len
-        pad = self._pad
-        table, inv_slo = self._task_table, self._inv_slo
-        ldI, ldSl = self._ldI, self._ldSl
-        dirty = list(self._dirty)
-        self._dirty.clear()
-        rows = []
-        for s in dirty:
-            queue = self._site_queue[s]
-            n = len(queue)
-            row = queue[:Q] if n >= Q else queue + pad[: Q - n]
-            rows.append(row)
-            head = row[0]
-            ldI[1, s] = n / Q
-            ldI[2, s] = table[head, 1]
-            ldSl[s] = inv_slo[head]
-            self._vis_counts[s] = n if n < Q else Q
-            if not self.agent_degree:
-                degree = self._task_degree_list
-                self._vis_degree[s] = [degree[t] for t in row[: min(n, Q)]]
-        self._tasks_I[dirty] = table[rows]
-        self._tasks_Sl[dirty] = inv_slo[rows]
+        queue = self._site_queue[s]
+        tasks_I, wait_I, wait_Sl = self._tasks_I, self._wait_I, self._wait_Sl
+        last = Q - 1
+        if slot < last:
+            tasks_I[s, slot:last] = tasks_I[s, slot + 1 :]
+            wait_I[s, slot:last] = wait_I[s, slot + 1 :]
+            wait_Sl[s, slot:last] = wait_Sl[s, slot + 1 :]
+        task = queue[last] if len(queue) > last else self._empty
+        tasks_I[s, last] = self._task_table[task]
+        wait_I[s, last] = self._wait0_list[task]
+        wait_Sl[s, last] = self._inv_slo_list[task]
+        self._site_rows_changed(s)
+
+    def _site_rows_changed(self, s: int) -> None:
+        """Site ``s``'s queue changed: its load entries, visible count (and degrees)."""
+        Q = self.queue_len
+        queue = self._site_queue[s]
+        n = len(queue)
+        head = queue[0] if n else self._empty
+        self._ldI[1, s] = n / Q
+        self._ldI[2, s] = self._wait0_list[head]
+        self._ldSl[s] = self._inv_slo_list[head]
+        self._vis_counts[s] = n if n < Q else Q
+        if not self.agent_degree:
+            degree = self._task_degree_list
+            self._vis_degree[s] = [degree[t] for t in queue[:Q]]
         self._sites_changed = True
 
     def _site_cost(self) -> list[float]:
@@ -953,17 +1048,18 @@ class EdgeSitesEnv(ParallelEnv):
             shI[3:] = self._warm_one_hot[sim.warm_model].T
             self._ldI[0] = sim.free_count
             self._ldI[0] /= self._site_size
-        else:
+        else:  # a few servers, as Python scalars
             busy_until, group_size, warm_model = sim.busy_until, sim.group_size, sim.warm_model
             inv_scale, inv_degree, one_hot = self._inv_scale, 1.0 / self._max_degree, self._warm_one_hot_rows
             site_of, free, size, ldI = self._server_site_list, sim.free_count, self._site_size_list, self._ldI
             for j in changed:
-                until = busy_until[j]
+                until = busy_until.item(j)
+                size_j = group_size.item(j) * inv_degree
                 if until > now:
-                    shI[:, j] = (0.0, until * inv_scale, group_size[j] * inv_degree, *one_hot[warm_model[j]])
+                    shI[:, j] = (0.0, until * inv_scale, size_j, *one_hot[warm_model.item(j)])
                     shSl[j] = -inv_scale
                 else:
-                    shI[:, j] = (1.0, 0.0, group_size[j] * inv_degree, *one_hot[warm_model[j]])
+                    shI[:, j] = (1.0, 0.0, size_j, *one_hot[warm_model.item(j)])
                     shSl[j] = 0.0
                 s = site_of[j]
                 ldI[0, s] = free[s] / size[s]
@@ -972,22 +1068,19 @@ class EdgeSitesEnv(ParallelEnv):
         mode = self._server_mode
         if mode == "gather":
             self._servers_I[:, :Fd] = shI[:, self._server_perm].transpose(1, 0, 2)
-            self._servers_Sl[:] = shSl[self._server_perm]
         else:
             self._shI2[:, N:] = shI
             self._shSl2[N:] = shSl
             if mode == "strided":
                 self._servers_I[:, :Fd] = self._servers_view_I
-                self._servers_Sl[:] = self._servers_view_Sl
             else:
                 for i, off in enumerate(self._server_offsets):
                     self._servers_I[i, :Fd] = self._shI2[:, off : off + N]
-                    self._servers_Sl[i] = self._shSl2[off : off + N]
         self._sites_changed = True
 
     def _observe(self) -> dict[str, Any]:
         sim = self.sim
-        S = self.num_sites
+        S, Q, N = self.num_sites, self.queue_len, sim.num_servers
         if sim.changed_servers:
             self._write_servers()
         if self._sites_changed:
@@ -995,21 +1088,41 @@ class EdgeSitesEnv(ParallelEnv):
             self._ldI2[:, S:] = self._ldI
             self._ldSl2[S:] = self._ldSl
             self._sites_I[:, :3] = self._sites_view_I
-            self._sites_Sl[:] = self._sites_view_Sl
         queued = len(sim.queue)
         self._globals_I[:, 1:] = (
             (len(sim.records) + queued) / (self._empty or 1),
-            sum(sim.free_count) / sim.num_servers,
-            queued / (S * self.queue_len),
+            sum(sim.free_count) / N,
+            queued / (S * Q),
         )
-        out = self._Sl * sim.now
-        out += self._I
-        out = out.astype(np.float32)
+        # The base in a work buffer, the time-dependent entries at ``now``, then a copy.
+        now = sim.now
+        work = self._work
+        np.copyto(work, self._I)
+        wait = self._wait_tmp
+        np.multiply(self._wait_Sl, now, out=wait)
+        wait += self._wait_I
+        self._work_wait[:] = wait
+        remaining = self._rem2
+        np.multiply(self._shSl2, now, out=remaining)
+        remaining += self._shI2[1]
+        mode = self._server_mode
+        if mode == "strided":
+            self._work_remaining[:] = self._rem_view
+        elif mode == "slices":
+            for i, off in enumerate(self._server_offsets):
+                self._work_remaining[i] = remaining[off : off + N]
+        else:
+            self._work_remaining[:] = remaining[self._server_perm]
+        oldest = self._old2
+        np.multiply(self._ldSl2, now, out=oldest)
+        oldest += self._ldI2[2]
+        self._work_oldest[:] = self._old_view
+        self._work_now[:] = now * self._inv_time_limit
+        out = work.copy()
+        a, b, c, _ = self._sizes
         agents = self.possible_agents
         if self.obs_mode == "flat":
             return dict(zip(agents, out))
-        a, b, c, _ = self._sizes
-        Q, N = self.queue_len, sim.num_servers
         return {
             agents[i]: {
                 "tasks": out[i, :a].reshape(Q, -1),
@@ -1022,17 +1135,15 @@ class EdgeSitesEnv(ParallelEnv):
 
     def _idle_infos(self, agents: list[str]) -> dict[str, dict[str, Any]]:
         """Each agent's info for a step in which it did not try to dispatch."""
-        now = self.sim.now
+        base = {
+            "invalid_action": False,
+            "conflict": False,
+            "dispatched_task": -1,
+            "target_site": -1,
+            "time_s": self.sim.now,
+        }
         return {
-            agent: {
-                "action_mask": mask,
-                "action_mask_flat": flat,
-                "invalid_action": False,
-                "conflict": False,
-                "dispatched_task": -1,
-                "target_site": -1,
-                "time_s": now,
-            }
+            agent: {"action_mask": mask, "action_mask_flat": flat, **base}
             for agent, (mask, flat) in zip(agents, self._mask_rows())
         }
 
@@ -1047,6 +1158,7 @@ class EdgeSitesEnv(ParallelEnv):
         cache = self._mask_cache
         if len(cache) > self._mask_cache_limit:
             cache.clear()
+            self._mask_parts.clear()
         if most < need:
             key = (0 if self.agent_degree else (), None, dkey)
             entry = cache.get(key)
@@ -1077,22 +1189,35 @@ class EdgeSitesEnv(ParallelEnv):
     def _make_mask(
         self, slots: int | tuple[bool, ...], targets: int | None, most: int
     ) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
-        flat = np.zeros(self._mask_size, dtype=bool)
-        (s0, _), (t0, t1), (d0, d1), (l0, l1) = self._mask_bounds
-        flat[s0] = True
-        if isinstance(slots, tuple):
-            flat[s0 + 1 : s0 + 1 + len(slots)] = slots
-        else:
-            flat[s0 + 1 : s0 + 1 + slots] = True
-        if targets is None:
-            flat[t0] = True
-        else:
-            flat[t0:t1] = [bool(targets >> r & 1) for r in range(t1 - t0)]
-        flat[d0:d1] = self._degree_table[most]
-        flat[l0:l1] = True
-        flat.flags.writeable = False
-        flat8 = flat.view(np.int8)
-        return tuple(flat8[a:b] for a, b in self._mask_bounds), flat
+        """One agent's masks from cached read-only component arrays; the flat mask is
+        their concatenation (as bool)."""
+        parts = self._mask_parts
+        slot_part = parts.get(("slot", slots))
+        if slot_part is None:
+            row = np.zeros(self.nvec[0], dtype=np.int8)
+            row[0] = 1
+            if isinstance(slots, tuple):
+                row[1 : 1 + len(slots)] = slots
+            else:
+                row[1 : 1 + slots] = 1
+            slot_part = parts[("slot", slots)] = _read_only(row)
+        target_part = parts.get(("target", targets))
+        if target_part is None:
+            S = self.num_sites
+            row = np.zeros(S, dtype=np.int8)
+            if targets is None:
+                row[0] = 1
+            else:
+                row[:] = [targets >> r & 1 for r in range(S)]
+            target_part = parts[("target", targets)] = _read_only(row)
+        degree_part = parts.get(("degree", most))
+        if degree_part is None:
+            degree_part = parts[("degree", most)] = _read_only(self._degree_table[most].astype(np.int8))
+        steps_part = parts.get("steps")
+        if steps_part is None:
+            steps_part = parts["steps"] = _read_only(np.ones(self.nvec[3], dtype=np.int8))
+        components = (slot_part, target_part, degree_part, steps_part)
+        return components, _read_only(np.concatenate(components).view(bool))
 
     def _render_text(self) -> str:
         sim = self.sim
@@ -1113,6 +1238,11 @@ class EdgeSitesEnv(ParallelEnv):
         busy = ["B" if b > now else "." for b in sim.busy_until.tolist()]
         lines.append("servers: " + "".join(busy) + "  (B busy, . free)")
         return "\n".join(lines) + "\n"
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False
+    return array
 
 
 def parallel_env(**kwargs: Any) -> EdgeSitesEnv:

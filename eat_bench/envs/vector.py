@@ -74,7 +74,11 @@ def flat_mask(info: dict[str, Any], action_space: spaces.Space) -> np.ndarray:
     if mask is None:
         parts = info.get("action_mask")
         if parts is None:
-            size = int(np.sum(action_space.nvec)) if isinstance(action_space, spaces.MultiDiscrete) else int(getattr(action_space, "n", 1))
+            size = (
+                int(np.sum(action_space.nvec))
+                if isinstance(action_space, spaces.MultiDiscrete)
+                else int(getattr(action_space, "n", 1))
+            )
             return np.ones(size, dtype=bool)
         mask = np.concatenate([np.asarray(p) for p in parts]) if isinstance(parts, tuple) else np.asarray(parts)
     return np.asarray(mask, dtype=bool)
@@ -226,7 +230,10 @@ class SharedPolicyVecEnv(VecEnv):
 
 class SuperSuitVecEnv(VecEnv):
     """SuperSuit's vector env (``pettingzoo_env_to_vec_env_v1`` +
-    ``concat_vec_envs_v1``) as a seedable, truncation-correct SB3 ``VecEnv``."""
+    ``concat_vec_envs_v1``) as a seedable, truncation-correct SB3 ``VecEnv``.
+
+    SuperSuit steps ``copies`` clones of the env it is given (it copies them with
+    cloudpickle); ``par_envs`` lists them. Reset options are the same for every copy."""
 
     def __init__(self, env: ParallelEnv | EnvFactory, copies: int = 1) -> None:
         import supersuit as ss

@@ -1,0 +1,10 @@
+"""Root pytest configuration: skip doctest collection of modules whose extra is missing."""
+
+from __future__ import annotations
+
+import importlib.util
+
+collect_ignore: list[str] = []
+if importlib.util.find_spec("stable_baselines3") is None or importlib.util.find_spec("supersuit") is None:
+    # Need the `rl` extra (pip install -e ".[rl]").
+    collect_ignore += ["eat_bench/envs/vector.py", "eat_bench/baselines/marl_ppo.py"]
