@@ -862,15 +862,7 @@ class EdgeSitesEnv(ParallelEnv):
     # ------------------------------------------------------------------ metrics
     def episode_metrics(self):
         """The whole cluster's metrics of the episode so far (complete at its end)."""
-        sim = self.sim
-        return summarize(
-            sim.records,
-            num_tasks=sim.config.num_tasks,
-            num_servers=sim.num_servers,
-            busy_server_seconds=sim.busy_server_seconds,
-            end_s=sim.now,
-            invalid_actions=sum(self._invalid_counts),
-        )
+        return self.sim.metrics(invalid_actions=sum(self._invalid_counts))
 
     def site_metrics(self, site: int) -> dict[str, float | int]:
         """Metrics of one site's own tasks (wherever they ran), plus its conflicts;

@@ -11,7 +11,7 @@ from eat_bench.envs.encoding import ActionDecoder, ObservationEncoder
 from eat_bench.envs.rewards import get_reward_preset
 from eat_bench.scenarios import ScenarioSpec, get_scenario
 from eat_bench.sim.engine import Simulator
-from eat_bench.sim.metrics import EpisodeMetrics, summarize
+from eat_bench.sim.metrics import EpisodeMetrics
 
 __all__ = ["EatEdgeEnv"]
 
@@ -162,15 +162,7 @@ class EatEdgeEnv(gym.Env):
 
     def episode_metrics(self) -> EpisodeMetrics:
         """Metrics of the episode so far (complete at its end)."""
-        sim = self.sim
-        return summarize(
-            sim.records,
-            num_tasks=sim.config.num_tasks,
-            num_servers=sim.num_servers,
-            busy_server_seconds=sim.busy_server_seconds,
-            end_s=sim.now,
-            invalid_actions=self.invalid_actions,
-        )
+        return self.sim.metrics(invalid_actions=self.invalid_actions)
 
     def render(self):
         if self.render_mode == "ansi":

@@ -105,7 +105,66 @@ def _index(obs: Any, k: int) -> Any:
     return obs[k]
 
 
-class SharedPolicyVecEnv(VecEnv):
+class _CopiesVecEnv(VecEnv):
+    """What both adapters share: entry ``k`` is agent ``k % S`` of copy ``k // S``;
+    attributes and methods are forwarded to the copy's parallel env (``_copies``)."""
+
+    _copies: list[ParallelEnv]
+    num_agents: int
+
+    def _entry_infos(self) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def seed(self, seed: int | None = None) -> Sequence[int | None]:
+        """Copy ``c`` is reset with ``seed + c`` at the next :meth:`reset` (SuperSuit's
+        own convention for ``ConcatVecEnv.reset(seed=)``)."""
+        if seed is None:
+            self._seeds = [None] * self.num_envs
+        else:
+            self._seeds = [seed + c for c in range(len(self._copies)) for _ in range(self.num_agents)]
+        return self._seeds
+
+    def step_async(self, actions: np.ndarray) -> None:
+        self._actions = actions
+
+    def _take_actions(self) -> np.ndarray:
+        if self._actions is None:
+            raise RuntimeError("step_async() must come before step_wait()")
+        actions, self._actions = self._actions, None
+        return actions
+
+    def action_masks(self) -> np.ndarray:
+        """Flat boolean masks, one row per entry (sb3-contrib MaskablePPO)."""
+        return np.stack([flat_mask(info, self.action_space) for info in self._entry_infos()])
+
+    def render(self, mode: str | None = None):
+        return self._copies[0].render()
+
+    def get_images(self) -> Sequence[np.ndarray | None]:
+        return [env.render() for env in self._copies]
+
+    def get_attr(self, attr_name: str, indices: VecEnvIndices = None) -> list[Any]:
+        return [getattr(self._copies[k // self.num_agents], attr_name) for k in self._get_indices(indices)]
+
+    def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
+        for c in sorted({k // self.num_agents for k in self._get_indices(indices)}):
+            setattr(self._copies[c], attr_name, value)
+
+    def env_method(self, method_name: str, *method_args, indices: VecEnvIndices = None, **method_kwargs) -> list[Any]:
+        ids = list(self._get_indices(indices))
+        if method_name == "action_masks":
+            masks = self.action_masks()
+            return [masks[k] for k in ids]
+        return [getattr(self._copies[k // self.num_agents], method_name)(*method_args, **method_kwargs) for k in ids]
+
+    def env_is_wrapped(self, wrapper_class: type, indices: VecEnvIndices = None) -> list[bool]:
+        return [False for _ in self._get_indices(indices)]
+
+    def has_attr(self, attr_name: str) -> bool:
+        return attr_name == "action_masks" or hasattr(self._copies[0], attr_name)
+
+
+class SharedPolicyVecEnv(_CopiesVecEnv):
     """``copies`` instances of a parallel env as one SB3 ``VecEnv`` of
     ``copies * num_agents`` entries (see the module docstring)."""
 
@@ -125,14 +184,6 @@ class SharedPolicyVecEnv(VecEnv):
         super().__init__(copies * self.num_agents, obs_space, act_space)
 
     # ------------------------------------------------------------------ VecEnv API
-    def seed(self, seed: int | None = None) -> Sequence[int | None]:
-        """Copy ``c`` is reset with ``seed + c`` at the next :meth:`reset`."""
-        if seed is None:
-            self._seeds = [None] * self.num_envs
-        else:
-            self._seeds = [seed + c for c in range(len(self.envs)) for _ in self.agents]
-        return self._seeds
-
     def reset(self):
         observations = []
         self.reset_infos = []
@@ -149,13 +200,8 @@ class SharedPolicyVecEnv(VecEnv):
         self._reset_options()
         return _stack(self.observation_space, observations)
 
-    def step_async(self, actions: np.ndarray) -> None:
-        self._actions = actions
-
     def step_wait(self):
-        if self._actions is None:
-            raise RuntimeError("step_async() must come before step_wait()")
-        actions, self._actions = self._actions, None
+        actions = self._take_actions()
         n = self.num_agents
         observations: list[Any] = []
         rewards = np.zeros(self.num_envs, dtype=np.float32)
@@ -188,39 +234,16 @@ class SharedPolicyVecEnv(VecEnv):
             all_infos.extend(agent_infos)
         return _stack(self.observation_space, observations), rewards, dones, all_infos
 
-    def action_masks(self) -> np.ndarray:
-        """Flat boolean masks, one row per entry (sb3-contrib MaskablePPO)."""
-        return np.stack([flat_mask(info, self.action_space) for infos in self._last_infos for info in infos])
+    @property
+    def _copies(self) -> list[ParallelEnv]:
+        return self.envs
+
+    def _entry_infos(self) -> list[dict[str, Any]]:
+        return [info for infos in self._last_infos for info in infos]
 
     def close(self) -> None:
         for env in self.envs:
             env.close()
-
-    def render(self, mode: str | None = None):
-        return self.envs[0].render()
-
-    def get_images(self) -> Sequence[np.ndarray | None]:
-        return [env.render() for env in self.envs]
-
-    def get_attr(self, attr_name: str, indices: VecEnvIndices = None) -> list[Any]:
-        return [getattr(self.envs[k // self.num_agents], attr_name) for k in self._get_indices(indices)]
-
-    def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
-        for c in sorted({k // self.num_agents for k in self._get_indices(indices)}):
-            setattr(self.envs[c], attr_name, value)
-
-    def env_method(self, method_name: str, *method_args, indices: VecEnvIndices = None, **method_kwargs) -> list[Any]:
-        ids = list(self._get_indices(indices))
-        if method_name == "action_masks":
-            masks = self.action_masks()
-            return [masks[k] for k in ids]
-        return [getattr(self.envs[k // self.num_agents], method_name)(*method_args, **method_kwargs) for k in ids]
-
-    def env_is_wrapped(self, wrapper_class: type, indices: VecEnvIndices = None) -> list[bool]:
-        return [False for _ in self._get_indices(indices)]
-
-    def has_attr(self, attr_name: str) -> bool:
-        return attr_name == "action_masks" or hasattr(self.envs[0], attr_name)
 
     # ------------------------------------------------------------------ helpers
     def _check_agents(self, env: ParallelEnv, c: int) -> None:
@@ -228,7 +251,7 @@ class SharedPolicyVecEnv(VecEnv):
             raise RuntimeError(f"copy {c}: live agents {env.agents} differ from possible_agents {self.agents}")
 
 
-class SuperSuitVecEnv(VecEnv):
+class SuperSuitVecEnv(_CopiesVecEnv):
     """SuperSuit's vector env (``pettingzoo_env_to_vec_env_v1`` +
     ``concat_vec_envs_v1``) as a seedable, truncation-correct SB3 ``VecEnv``.
 
@@ -253,15 +276,6 @@ class SuperSuitVecEnv(VecEnv):
         self._actions: np.ndarray | None = None
         super().__init__(self.venv.num_envs, obs_space, act_space)
 
-    def seed(self, seed: int | None = None) -> Sequence[int | None]:
-        """Copy ``c`` is reset with ``seed + c`` at the next :meth:`reset` (SuperSuit's
-        own convention for ``ConcatVecEnv.reset(seed=)``)."""
-        if seed is None:
-            self._seeds = [None] * self.num_envs
-        else:
-            self._seeds = [seed + c for c in range(len(self.par_envs)) for _ in self.agents]
-        return self._seeds
-
     def reset(self):
         seed = self._seeds[0]
         options = self._options[0] or None
@@ -272,13 +286,8 @@ class SuperSuitVecEnv(VecEnv):
         self._reset_options()
         return obs
 
-    def step_async(self, actions: np.ndarray) -> None:
-        self._actions = actions
-
     def step_wait(self):
-        if self._actions is None:
-            raise RuntimeError("step_async() must come before step_wait()")
-        actions, self._actions = self._actions, None
+        actions = self._take_actions()
         obs, rewards, terminations, truncations, infos = self.venv.step(actions)
         terminations = np.asarray(terminations, dtype=bool)
         truncations = np.asarray(truncations, dtype=bool)
@@ -289,39 +298,17 @@ class SuperSuitVecEnv(VecEnv):
         self._last_infos = infos
         return obs, np.asarray(rewards, dtype=np.float32), dones, infos
 
-    def action_masks(self) -> np.ndarray:
-        """Flat boolean masks, one row per entry (after an automatic reset, the new
-        episode's: SuperSuit merges the reset infos into the step's)."""
-        return np.stack([flat_mask(info, self.action_space) for info in self._last_infos])
+    @property
+    def _copies(self) -> list[ParallelEnv]:
+        return self.par_envs
+
+    def _entry_infos(self) -> list[dict[str, Any]]:
+        # After an automatic reset these are the new episode's (SuperSuit merges the
+        # reset infos into the step's).
+        return self._last_infos
 
     def close(self) -> None:
         self.venv.close()
-
-    def render(self, mode: str | None = None):
-        return self.par_envs[0].render()
-
-    def get_images(self) -> Sequence[np.ndarray | None]:
-        return [env.render() for env in self.par_envs]
-
-    def get_attr(self, attr_name: str, indices: VecEnvIndices = None) -> list[Any]:
-        return [getattr(self.par_envs[k // self.num_agents], attr_name) for k in self._get_indices(indices)]
-
-    def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
-        for c in sorted({k // self.num_agents for k in self._get_indices(indices)}):
-            setattr(self.par_envs[c], attr_name, value)
-
-    def env_method(self, method_name: str, *method_args, indices: VecEnvIndices = None, **method_kwargs) -> list[Any]:
-        ids = list(self._get_indices(indices))
-        if method_name == "action_masks":
-            masks = self.action_masks()
-            return [masks[k] for k in ids]
-        return [getattr(self.par_envs[k // self.num_agents], method_name)(*method_args, **method_kwargs) for k in ids]
-
-    def env_is_wrapped(self, wrapper_class: type, indices: VecEnvIndices = None) -> list[bool]:
-        return [False for _ in self._get_indices(indices)]
-
-    def has_attr(self, attr_name: str) -> bool:
-        return attr_name == "action_masks" or hasattr(self.par_envs[0], attr_name)
 
 
 def make_vec_env(env_fn: EnvFactory, copies: int = 1, backend: str = "direct") -> VecEnv:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from eat_bench.sim.entities import ServerSpec, TaskRecord, WarmGroups
+from eat_bench.sim.metrics import EpisodeMetrics, summarize
 from eat_bench.sim.profiles import LatencyModel, ProfileTrace
 from eat_bench.sim.quality import QualityModel
 from eat_bench.sim.workload import RequestBatch, RequestClass, StreamSpec, generate_requests
@@ -249,6 +250,17 @@ class Simulator:
             if degree[task] <= most:
                 return True
         return False
+
+    def metrics(self, invalid_actions: int = 0) -> EpisodeMetrics:
+        """The episode's metrics so far (complete once :attr:`done`)."""
+        return summarize(
+            self.records,
+            num_tasks=self.config.num_tasks,
+            num_servers=self.num_servers,
+            busy_server_seconds=self.busy_server_seconds,
+            end_s=self.now,
+            invalid_actions=invalid_actions,
+        )
 
     def mean_visible_wait(self) -> float:
         """Mean waiting time so far of the visible queue (the paper's W)."""
