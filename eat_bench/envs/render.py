@@ -54,12 +54,19 @@ def render_gantt(sim: Simulator, width_px: int = 800, height_px: int = 400) -> n
                 (server - 0.4, 0.8),
                 color=colours[model % len(colours)],
             )
+    from matplotlib.patches import Patch
+
+    handles = [Patch(color=colours[i % len(colours)], label=model) for i, model in enumerate(sim.models)]
+    handles.append(Patch(color="#bbbbbb", label="cold start"))
+    axes.legend(handles=handles, loc="upper left", fontsize="small", ncols=len(handles))
     axes.axvline(sim.now, color="black", linewidth=0.8)
     axes.set_xlabel("simulated time (s)")
     axes.set_ylabel("server")
-    axes.set_ylim(-0.6, sim.num_servers - 0.4)
+    axes.set_ylim(-0.6, sim.num_servers + 0.6)  # room for the legend above the top server
+    if sim.num_servers <= 16:
+        axes.set_yticks(range(sim.num_servers))
     axes.set_xlim(0, max(sim.now, 1e-3) * 1.02)
-    axes.set_title(f"{len(sim.records)} dispatches (grey: cold start)")
+    axes.set_title(f"t = {sim.now:.1f} s: {len(sim.records)} dispatches")
     figure.tight_layout()
     canvas.draw()
     return np.asarray(canvas.buffer_rgba())[..., :3].copy()
