@@ -62,6 +62,7 @@ class ObservationEncoder:
         s_end = t_end + n * self.server_features
         self.size = s_end + NUM_GLOBALS
         self._split = (t_end, s_end)
+        self._zeros32 = np.zeros(self.size, dtype=np.float32)
         self._shapes = ((q, self.task_features), (n, self.server_features))
         self._lines = np.zeros((2, self.size))  # row 0: intercept, row 1: slope (per second)
         self._bind_views()
@@ -162,7 +163,7 @@ class ObservationEncoder:
         if changed:
             # Rebase at the current time: float32 values near now, no cancellation later.
             self._t0 = sim.now
-            base = self._slope * sim.now
+            base = self._slope * np.float64(sim.now)  # a numpy scalar: faster than a Python one
             base += self._intercept
             self._base = base.astype(np.float32)
             self._slope32 = None
@@ -170,10 +171,10 @@ class ObservationEncoder:
         else:
             if self._slope32 is None:
                 self._slope32 = self._slope.astype(np.float32)
-            out = self._slope32 * (sim.now - self._t0)
+            out = self._slope32 * np.float32(sim.now - self._t0)
             out += self._base
         # Rounding can leave -1e-9 where a value reaches zero; every entry is >= 0.
-        np.maximum(out, 0.0, out=out)
+        np.maximum(out, self._zeros32, out=out)
         if self.mode == "dict":
             t_end, s_end = self._split
             return {
