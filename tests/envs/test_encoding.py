@@ -194,7 +194,7 @@ def test_continuous_execute_threshold(spec):
     assert d.space.shape == (6,)
     assert d.decode(act(-0.01, 0, 0, 1, 0, 0)) is None
     assert d.decode(act(-1, 1, 1, 1, 1, 1)) is None
-    assert d.decode(act(0.0, 0, 0, 1, 0, 0)) is not None
+    assert d.decode(act(0.0, 0, 0, 1, 0, 0)) == (0, 2, 25)  # a[0] = 0 executes: slot 0, degree 2, 25 steps
 
 
 def test_continuous_steps_mapping(spec):
