@@ -800,7 +800,7 @@ class EdgeSitesEnv(ParallelEnv):
         rewards = {agent: keep * r + team for agent, r in zip(agents, own)}
 
         terminated = sim.done
-        truncated = not terminated and (sim.now >= sim.config.time_limit_s or self._cycles >= self.max_cycles)
+        truncated = not terminated and (sim.truncated or self._cycles >= self.max_cycles)
         obs = self._observe()
         infos = self._idle_infos(agents)
         for i in intents:

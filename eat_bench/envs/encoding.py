@@ -77,7 +77,6 @@ class ObservationEncoder:
         # Warm-model one-hot per model index; index -1 (no warm model) is all zeros.
         self._one_hot = [tuple(float(j == m) for j in range(self.num_models)) for m in range(self.num_models)]
         self._one_hot.append((0.0,) * self.num_models)
-        self._site = sim.server_site.tolist()
         self.space = self._make_space()
 
     _VIEWS = ("_task_lines", "_intercept", "_slope", "_servers", "_server_slope")

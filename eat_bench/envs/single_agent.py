@@ -109,7 +109,6 @@ class EatEdgeEnv(gym.Env):
         self.action_space = self.decoder.space
         self.invalid_actions = 0
         self.sim.track_visible_wait = self.reward_preset.needs_visible_wait
-        self._time_limit = spec.time_limit_s
 
     # ------------------------------------------------------------------ gymnasium API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
@@ -147,7 +146,7 @@ class EatEdgeEnv(gym.Env):
             self._invalid_penalty,
         )
         terminated = sim.done
-        truncated = not terminated and sim.now >= self._time_limit
+        truncated = not terminated and sim.truncated
         info = {"invalid_action": reason is not None, "events": sim.events, "time_s": sim.now}
         sim.events = []
         if reason is not None:

@@ -77,7 +77,8 @@ class Simulator:
     first), ``busy_until`` / ``warm_model`` / ``group_size`` (numpy arrays per server),
     ``free_count`` per site, ``records`` (dispatched tasks), ``events`` (this step's
     ``(kind, time, task_id)`` tuples), and the version counters ``queue_version`` and
-    ``server_version`` that change whenever the queue or the servers' warm state does.
+    ``server_version`` that change whenever the queue or the servers' warm state does,
+    and ``changed_servers`` (the servers changed since an encoder last cleared it).
     """
 
     def __init__(self, config: SimConfig) -> None:
