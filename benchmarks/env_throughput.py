@@ -300,9 +300,27 @@ def reference(budget: float, repeats: int, paper: tuple[Run, Run]) -> tuple[Run,
     r_raw = raw.steps_per_s / run.steps_per_s
     r_wrapped = wrapped.steps_per_s / run.steps_per_s
     rows = [
-        ["paper_reference.py (plain lists)", fmt(run.steps_per_episode), fmt(run.steps_per_s), fmt(run.us_per_step, 1), "1.00x"],
-        ["EAT-Paper-v0 env.unwrapped", fmt(raw.steps_per_episode), fmt(raw.steps_per_s), fmt(raw.us_per_step, 1), f"{r_raw:.2f}x"],
-        ["EAT-Paper-v0 gym.make", fmt(wrapped.steps_per_episode), fmt(wrapped.steps_per_s), fmt(wrapped.us_per_step, 1), f"{r_wrapped:.2f}x"],
+        [
+            "paper_reference.py (plain lists)",
+            fmt(run.steps_per_episode),
+            fmt(run.steps_per_s),
+            fmt(run.us_per_step, 1),
+            "1.00x",
+        ],
+        [
+            "EAT-Paper-v0 env.unwrapped",
+            fmt(raw.steps_per_episode),
+            fmt(raw.steps_per_s),
+            fmt(raw.us_per_step, 1),
+            f"{r_raw:.2f}x",
+        ],
+        [
+            "EAT-Paper-v0 gym.make",
+            fmt(wrapped.steps_per_episode),
+            fmt(wrapped.steps_per_s),
+            fmt(wrapped.us_per_step, 1),
+            f"{r_wrapped:.2f}x",
+        ],
     ]
     table(
         "3. Tick mode against a plain implementation of SEED_MODEL.md (8 nodes, 0.1 s tick, 32 tasks, rate 0.15, queue 10)",
@@ -338,7 +356,17 @@ def event_vs_tick(budget: float, repeats: int, paper: tuple[Run, Run]) -> tuple[
     ]
     table(
         "4. Simulated episodes/s: EAT-Paper-v0 tick (as registered) vs event-driven (decision_interval_s=None)",
-        ["path", "steps/ep tick", "steps/ep event", "fewer steps", "us/step tick", "us/step event", "eps/s tick", "eps/s event", "event/tick"],
+        [
+            "path",
+            "steps/ep tick",
+            "steps/ep event",
+            "fewer steps",
+            "us/step tick",
+            "us/step event",
+            "eps/s tick",
+            "eps/s event",
+            "event/tick",
+        ],
         rows,
         [
             "Tick figures are section 1's EAT-Paper-v0 rows; whole episodes, resets included (us/step too).",
@@ -390,7 +418,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="a fast, noisier run (< 30 s)")
     parser.add_argument("--budget", type=float, help="seconds per repeat (default 0.5, quick 0.08)")
     parser.add_argument("--repeats", type=int, help="repeats per figure, best kept (default 3, quick 2)")
-    parser.add_argument("--profile", action="store_true", help="cProfile the EAT-Paper-v0 and 512-server steps, then exit")
+    parser.add_argument(
+        "--profile", action="store_true", help="cProfile the EAT-Paper-v0 and 512-server steps, then exit"
+    )
     parser.add_argument("--profile-steps", type=int, default=30_000)
     args = parser.parse_args(argv)
 
@@ -416,10 +446,14 @@ def main(argv: list[str] | None = None) -> None:
     print("\nTargets")
     for q, g in zip(SCALING_QUEUES, grow):
         print(f"  step cost at {big} servers within 8x of {small} (queue {q}): {g:.2f}x  -> {verdict(g <= 8)}")
-    print(f"  EAT-Paper-v0 tick >= 5x the plain reference: raw {ref_raw:.2f}x, gym.make {ref_wrapped:.2f}x  -> "
-          f"{verdict(min(ref_raw, ref_wrapped) >= 5)}")
-    print(f"  event-driven >= 50x tick per simulated episode: raw {ev_raw:.1f}x, gym.make {ev_wrapped:.1f}x  -> "
-          f"{verdict(min(ev_raw, ev_wrapped) >= 50)}")
+    print(
+        f"  EAT-Paper-v0 tick >= 5x the plain reference: raw {ref_raw:.2f}x, gym.make {ref_wrapped:.2f}x  -> "
+        f"{verdict(min(ref_raw, ref_wrapped) >= 5)}"
+    )
+    print(
+        f"  event-driven >= 50x tick per simulated episode: raw {ev_raw:.1f}x, gym.make {ev_wrapped:.1f}x  -> "
+        f"{verdict(min(ev_raw, ev_wrapped) >= 50)}"
+    )
     print(f"\n(total {time.perf_counter() - started:.0f} s)")
 
 

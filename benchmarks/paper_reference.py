@@ -79,9 +79,7 @@ class PaperReferenceEnv(gym.Env):
         self.w_tt = w_tt
         self.rng = random.Random(seed)
         self.action_space = gym.spaces.Box(-1.0, 1.0, (2 + queue_len,), dtype=np.float32)
-        self.observation_space = gym.spaces.Box(
-            -np.inf, np.inf, ((queue_len + num_nodes) * 3,), dtype=np.float32
-        )
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, ((queue_len + num_nodes) * 3,), dtype=np.float32)
         self.reset(seed=seed)
 
     # ------------------------------------------------------------------ episode
@@ -142,7 +140,7 @@ class PaperReferenceEnv(gym.Env):
         idle = [node["id"] for node in self.nodes if node["available"] == 1]
         if len(idle) < k:
             return None
-        for group_id, members in self.groups.items():
+        for _group_id, members in self.groups.items():
             if len(members) == k and all(self.nodes[i]["available"] == 1 for i in members):
                 return list(members)
         return idle[:k]
@@ -177,9 +175,7 @@ class PaperReferenceEnv(gym.Env):
                     warm = self.is_warm(chosen)
                     service = STEP_TIME[k] * steps + (0.0 if warm else RELOAD_TIME[k])
                     waited = self.mean_wait()
-                    time_reward = min(
-                        10.0, self.w_t / (self.w_tt * waited + (service + self.now - task["arrival"]))
-                    )
+                    time_reward = min(10.0, self.w_t / (self.w_tt * waited + (service + self.now - task["arrival"])))
                     reward = time_reward + self.w_q * quality(steps)
                     if not warm:
                         # Break up every group the chosen nodes belonged to.

@@ -6,7 +6,7 @@ import argparse
 import json
 import math
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 __all__ = ["main"]
 
@@ -41,11 +41,11 @@ def _fmt(value: float) -> str:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    from eat_bench.baselines.heuristics import HEURISTICS
     from eat_bench.envs.rewards import REWARD_PRESETS
     from eat_bench.scenarios import SCENARIOS
     from eat_bench.sim.profiles import available_traces
     from eat_bench.sim.quality import QUALITY_MODELS
-    from eat_bench.baselines.heuristics import HEURISTICS
 
     print("Environment ids:")
     for spec in SCENARIOS.values():

@@ -121,7 +121,7 @@ class ClusterSpec:
         mbps = _matrix(self.link_bandwidth_mbps, self.num_sites, "link_bandwidth_mbps")
         return tuple(tuple(v * 1e6 / 8 if v else math.inf for v in row) for row in mbps)
 
-    def resized(self, num_servers: int) -> "ClusterSpec":
+    def resized(self, num_servers: int) -> ClusterSpec:
         """The same sites and GPU mix with ``num_servers`` servers in all: servers are
         dealt to sites in turn, each site cycling through its own GPU list."""
         if not isinstance(num_servers, int) or num_servers < 1:
@@ -162,7 +162,7 @@ class WorkloadSpec:
     def total_rate(self) -> float:
         return sum(stream.arrivals.mean_rate for stream in self.streams)
 
-    def with_total_rate(self, rate: float) -> "WorkloadSpec":
+    def with_total_rate(self, rate: float) -> WorkloadSpec:
         """Scale every stream so that the rates add up to ``rate`` requests per second."""
         if not (isinstance(rate, (int, float)) and math.isfinite(rate) and rate > 0):
             raise ValueError(f"arrival_rate must be a positive number of requests per second, got {rate!r}")
@@ -203,7 +203,7 @@ class ScenarioSpec:
     history: tuple[str, ...] = field(default=(), compare=False)
 
     # ------------------------------------------------------------------ overrides
-    def with_overrides(self, **overrides: Any) -> "ScenarioSpec":
+    def with_overrides(self, **overrides: Any) -> ScenarioSpec:
         """A validated copy with make-time overrides applied (see ``OVERRIDES``)."""
         unknown = sorted(set(overrides) - set(OVERRIDES))
         if unknown:
@@ -300,7 +300,7 @@ class ScenarioSpec:
                             )
 
     # ------------------------------------------------------------------ resolution
-    def sim_config(self) -> "SimConfig":
+    def sim_config(self) -> SimConfig:
         """Resolve the trace and quality model into a :class:`~eat_bench.sim.SimConfig`."""
         from eat_bench.sim.engine import SimConfig
         from eat_bench.sim.entities import ServerSpec

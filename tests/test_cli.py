@@ -20,14 +20,28 @@ def test_list_names_every_id_trace_and_preset(capsys):
 
 
 def test_run_prints_one_row_per_episode_and_a_mean(capsys):
-    code = main(["run", "--env", "EAT-Paper-v0", "--agent", "fcfs", "--episodes", "2", "--seed", "3",
-                 "--set", "decision_interval_s=null", "--json"])
+    code = main(
+        [
+            "run",
+            "--env",
+            "EAT-Paper-v0",
+            "--agent",
+            "fcfs",
+            "--episodes",
+            "2",
+            "--seed",
+            "3",
+            "--set",
+            "decision_interval_s=null",
+            "--json",
+        ]
+    )
     assert code == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
     assert lines[0] == "EAT-Paper-v0 / fcfs / 2 episode(s) from seed 3"
     assert lines[3].split()[0] == "3" and lines[4].split()[0] == "4" and lines[5].split()[0] == "mean"
-    payload = json.loads(out[out.index("{"):])
+    payload = json.loads(out[out.index("{") :])
     assert [e["num_tasks"] for e in payload["episodes"]] == [32, 32]
     assert all(e["dispatched"] == 32 for e in payload["episodes"])
 

@@ -19,8 +19,8 @@ paper's model); degrees are the smallest a task allows, except for ``greedy``.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Protocol
-
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from eat_bench.envs.single_agent import EatEdgeEnv
 

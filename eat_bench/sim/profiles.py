@@ -20,9 +20,9 @@ import functools
 import math
 import os
 import tempfile
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Iterable, Sequence
 
 __all__ = [
     "LatencyModel",
@@ -371,7 +371,7 @@ def available_traces() -> tuple[str, ...]:
     return _SHIPPED
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _load_shipped(name: str) -> ProfileTrace:
     path = _shipped_dir() / f"{name}.csv"
     return ProfileTrace(name=name, path=str(path), rows=_read_rows(path))

@@ -177,7 +177,7 @@ class PublishedQuality(QualityModel):
         return "PublishedQuality()"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def get_quality_model(name: str) -> QualityModel:
     """The quality model called ``name`` (shared instance); ValueError listing the names."""
     if name == "paper":

@@ -43,7 +43,7 @@ class ArrivalProcess(Protocol):
     @property
     def mean_rate(self) -> float: ...
 
-    def with_rate(self, rate: float) -> "ArrivalProcess": ...
+    def with_rate(self, rate: float) -> ArrivalProcess: ...
 
     def sample_times(self, rng: np.random.Generator, count: int) -> np.ndarray: ...
 
@@ -66,7 +66,7 @@ class PoissonArrivals:
     def mean_rate(self) -> float:
         return self.rate
 
-    def with_rate(self, rate: float) -> "PoissonArrivals":
+    def with_rate(self, rate: float) -> PoissonArrivals:
         return replace(self, rate=rate)
 
     def sample_times(self, rng: np.random.Generator, count: int) -> np.ndarray:
@@ -96,7 +96,7 @@ class SlottedBernoulliArrivals:
     def mean_rate(self) -> float:
         return self.rate
 
-    def with_rate(self, rate: float) -> "SlottedBernoulliArrivals":
+    def with_rate(self, rate: float) -> SlottedBernoulliArrivals:
         return replace(self, rate=rate)
 
     def sample_times(self, rng: np.random.Generator, count: int) -> np.ndarray:
@@ -128,7 +128,7 @@ class DiurnalArrivals:
     def mean_rate(self) -> float:
         return self.rate
 
-    def with_rate(self, rate: float) -> "DiurnalArrivals":
+    def with_rate(self, rate: float) -> DiurnalArrivals:
         return replace(self, rate=rate)
 
     def rate_at(self, t: np.ndarray | float) -> np.ndarray | float:
@@ -177,7 +177,7 @@ class BurstyArrivals:
         share_burst = self.burst_s / (self.calm_s + self.burst_s)
         return self.rate / (1 - share_burst + share_burst * self.burst_factor)
 
-    def with_rate(self, rate: float) -> "BurstyArrivals":
+    def with_rate(self, rate: float) -> BurstyArrivals:
         return replace(self, rate=rate)
 
     def sample_times(self, rng: np.random.Generator, count: int) -> np.ndarray:
@@ -253,7 +253,7 @@ class ReplayArrivals:
         span = float(times[-1]) if times[-1] > 0 else 1.0
         return self.rate_scale * times.size / span
 
-    def with_rate(self, rate: float) -> "ReplayArrivals":
+    def with_rate(self, rate: float) -> ReplayArrivals:
         _check_rate("ReplayArrivals", rate)
         return replace(self, rate_scale=self.rate_scale * rate / self.mean_rate)
 
@@ -285,7 +285,7 @@ class FixedArrivals:
         span = self.times[-1] if self.times and self.times[-1] > 0 else 1.0
         return max(len(self.times), 1) / span
 
-    def with_rate(self, rate: float) -> "FixedArrivals":
+    def with_rate(self, rate: float) -> FixedArrivals:
         return self
 
     def sample_times(self, rng: np.random.Generator, count: int) -> np.ndarray:

@@ -23,8 +23,6 @@ from eat_bench.sim.workload import FixedArrivals, RequestClass, StreamSpec
 MIB = 1024.0**2
 
 
-
-
 # (gpu, model, w, h, degree) -> (step, overhead, load)
 ROWS = {
     ("A100", "m1", 100, 100, 1): (0.5, 1.0, 8.0),
@@ -79,7 +77,9 @@ def split(obs):
 
 
 def close(actual, expected):
-    np.testing.assert_allclose(np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64), rtol=1e-6, atol=1e-6
+    )
 
 
 def test_hand_made_observations(spec):

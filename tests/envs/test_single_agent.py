@@ -350,7 +350,9 @@ def _array_candidates(action_mode):
     else:
         near = st.integers(0, 12).map(float)
     floats = st.tuples(float_dtypes, shapes).flatmap(
-        lambda ds: hnp.arrays(ds[0], ds[1], elements=st.one_of(near, st.sampled_from([np.nan, np.inf, -np.inf, -1.0, 1.0])))
+        lambda ds: hnp.arrays(
+            ds[0], ds[1], elements=st.one_of(near, st.sampled_from([np.nan, np.inf, -np.inf, -1.0, 1.0]))
+        )
     )
     any_floats = st.tuples(float_dtypes, shapes).flatmap(lambda ds: hnp.arrays(ds[0], ds[1]))
     ints = st.tuples(int_dtypes, shapes).flatmap(lambda ds: hnp.arrays(ds[0], ds[1], elements=st.integers(0, 12)))
@@ -501,10 +503,12 @@ def test_episode_metrics_at_episode_end(sid):
             act = env.action_space.sample()
         else:
             slots = np.flatnonzero(mask[1:n_slots])
-            act = np.array([1 + slots[0], 0, rng.integers(env.action_space.nvec[2])]) if len(slots) else np.zeros(3, int)
+            act = (
+                np.array([1 + slots[0], 0, rng.integers(env.action_space.nvec[2])]) if len(slots) else np.zeros(3, int)
+            )
         _, _, te, tr, info = env.step(act)
         invalid += info["invalid_action"]
-        for kind, t, task in info["events"]:
+        for kind, _t, task in info["events"]:
             {"arrival": arrivals, "dispatch": dispatches, "complete": completions}[kind].append(task)
         if te or tr:
             break
@@ -521,7 +525,12 @@ def test_episode_metrics_at_episode_end(sid):
     assert 0 <= m["cold_starts"] <= n and m["cold_start_rate"] == m["cold_starts"] / n
     assert 0.0 <= m["mean_quality_normalized"] <= 1.0
     assert m["makespan_s"] >= env.sim.now > 0
-    assert m == summarize(env.sim.records, n, env.sim.num_servers, env.sim.busy_server_seconds, env.sim.now, invalid).as_dict()
+    assert (
+        m
+        == summarize(
+            env.sim.records, n, env.sim.num_servers, env.sim.busy_server_seconds, env.sim.now, invalid
+        ).as_dict()
+    )
     # Events: each task arrives, is dispatched and completes exactly once (reset events excluded).
     assert sorted(dispatches) == list(range(n)) and sorted(completions) == list(range(n))
     assert len(set(arrivals)) == len(arrivals)

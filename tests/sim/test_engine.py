@@ -39,8 +39,6 @@ SIZE = 100
 TRANSFER = 0.5 + SIZE * SIZE * 3 / 30000.0  # = 1.5
 
 
-
-
 @pytest.fixture(scope="module")
 def trace(tmp_path_factory: pytest.TempPathFactory):
     path = Path(tmp_path_factory.mktemp("trace")) / "tiny.csv"

@@ -22,7 +22,7 @@ CONFIGS = {
 }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def config(name: str):
     kw = dict(CONFIGS[name])
     spec = get_scenario(kw.pop("scenario")).with_overrides(**kw)
