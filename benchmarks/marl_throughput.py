@@ -70,7 +70,8 @@ class _ParallelRunner(_Runner):
         env = self.env
         if not env.agents:
             self.obs, self.infos = env.reset()
-        actions = {a: _pick(self.rng, self.infos[a]["action_mask_flat"], self.bounds) for a in env.agents}
+        masks = env.action_masks()
+        actions = {a: _pick(self.rng, masks[i], self.bounds) for i, a in enumerate(env.agents)}
         t0 = time.perf_counter()
         self.obs, _, _, _, self.infos = env.step(actions)
         return time.perf_counter() - t0

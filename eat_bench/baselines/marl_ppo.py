@@ -81,7 +81,7 @@ def evaluate(make_env: Callable[[], Any], policy: Policy, episodes: int, seed: i
         final: dict[str, Any] = {}
         while env.agents:
             o = np.stack([obs[a] for a in agents])
-            m = np.stack([infos[a]["action_mask_flat"] for a in agents])
+            m = env.action_masks()
             actions = policy(o, m)
             obs, rewards, _, _, infos = env.step({a: actions[j] for j, a in enumerate(agents)})
             total += sum(rewards.values()) / len(agents)

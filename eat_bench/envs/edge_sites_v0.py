@@ -53,13 +53,13 @@ holding the model, else the fastest free servers.
 
 **Action masks.** ``infos[agent]["action_mask"]`` is a tuple of four ``int8`` arrays, one
 per component, so ``env.action_space(agent).sample(mask=infos[agent]["action_mask"])``
-works as is; ``infos[agent]["action_mask_flat"]`` is the same as one flat ``bool`` array
-(sb3-contrib MaskablePPO's convention); :meth:`EdgeSitesEnv.action_masks` stacks the
-latter for all agents. Masks are per component (wait is always valid; a slot is valid
-when it holds a task and some site has enough free servers; a target when it has a free
-server; a degree when some site has that many free servers), so a masked sample can
-still be infeasible as a whole. Mask arrays are read-only and shared between agents and
-steps (copy one before changing it).
+works as is. :meth:`EdgeSitesEnv.action_masks` gives the same masks for all agents as
+one ``bool`` array, a row per agent of the components concatenated (sb3-contrib
+MaskablePPO's convention). Masks are per component (wait is always valid; a slot is
+valid when it holds a task and some site has enough free servers; a target when it has
+a free server; a degree when some site has that many free servers), so a masked sample
+can still be infeasible as a whole. Mask arrays are read-only and shared between agents
+and steps (copy one before changing it).
 
 **Simultaneous decisions and conflicts.** All agents act at once. Agents that dispatch
 are served in a priority order drawn from the simulator's seeded tie-breaking generator
@@ -123,8 +123,7 @@ latency percentiles, SLO attainment, quality, offloaded count, invalid actions) 
 ``infos[agent]["team_metrics"]`` the whole cluster's; :meth:`EdgeSitesEnv.episode_metrics`
 returns the latter at any time.
 
-**Infos** (every step, per agent): ``action_mask``, ``action_mask_flat``,
-``invalid_action``, ``conflict``, ``dispatched_task`` (task id or -1), ``target_site``
+**Infos** (every step, per agent): ``action_mask``, ``invalid_action``, ``conflict``, ``dispatched_task`` (task id or -1), ``target_site``
 (absolute site or -1), ``time_s``; ``invalid_reason`` when the decision acted as wait.
 ``env.events`` holds the step's ``(kind, time_s, task_id)`` simulator events.
 
@@ -198,6 +197,7 @@ __all__ = [
 
 ENV_NAME = "edge_sites_v0"
 REFERENCE_PIXELS = 1024 * 1024
+_NO_TASK = 1 << 62  # "degree" of an empty visible slot: never fits
 """The image size the observation's ``distance`` feature is quoted for."""
 
 BASE_CLASSES = (
@@ -564,25 +564,33 @@ class EdgeSitesEnv(ParallelEnv):
             ]
         )
         self.state_space = spaces.Box(0.0, state_high, dtype=np.float32)
-        # Masks are per agent, from a cache of read-only arrays keyed by what they depend
-        # on (visible count, which sites have a free server, most free servers).
+        # Masks are computed for all agents at once each step (see _mask_array): degree
+        # row ``m`` says which degrees fit ``m`` free servers (index 0 always open).
         largest = int(self._site_size.max())
-        self._degree_table = (
-            np.arange(largest + 1)[:, None] >= np.asarray(self.degrees if self.agent_degree else (0,))[None, :]
-        )
-        self._degree_table[:, 0] = True
-        self._mask_cache: dict[tuple, tuple[tuple[np.ndarray, ...], np.ndarray]] = {}
-        self._mask_cache_limit = 1 << 14
-        self._mask_parts: dict[Any, np.ndarray] = {}
-        self._full_bits = (1 << S) - 1
-
+        degree_table = np.arange(largest + 1)[:, None] >= np.asarray(self.degrees if self.agent_degree else (0,))
+        degree_table[:, 0] = True
+        self._degree_table = degree_table
+        self._slot_index = np.arange(Q + 1)
+        (s0, _), (t0, _), (d0, _), (p0, p1) = self._mask_bounds
+        wait_only = np.zeros(self._mask_size, dtype=bool)  # nothing can start anywhere
+        wait_only[[s0, t0, d0]] = True
+        wait_only[p0:p1] = True
+        self._wait_only_mask = wait_only
+        int8_parts = [_read_only(part) for part in np.split(wait_only.astype(np.int8), np.cumsum(self.nvec)[:-1])]
+        self._wait_only_parts = tuple(int8_parts)
+        self._steps_part = int8_parts[3]
+        self._degree_parts = [_read_only(row.astype(np.int8)) for row in degree_table]
+        self._slot_parts = [_read_only((self._slot_index <= n).astype(np.int8)) for n in range(Q + 1)]
+        self._target_parts: dict[int, np.ndarray] = {}
         self._np_random: np.random.Generator | None = None
         self._np_random_seed: int | None = None
         self._started = False
         self.events: list[tuple[str, float, int]] = []
         self._site_queue: list[list[int]] = [[] for _ in range(S)]
-        self._vis_counts = [0] * S
-        self._vis_degree: list[list[int]] = [[] for _ in range(S)]
+        # Per site: visible queue length (a column, for the slot masks) and, when tasks fix
+        # their degree, each visible task's degree (_NO_TASK past the queue's end).
+        self._vis_counts = np.zeros((S, 1), dtype=np.int64)
+        self._vis_degree = np.full((S, Q), _NO_TASK, dtype=np.int64)
         self._sites_changed = True
 
     _VIEWS = (
@@ -636,8 +644,6 @@ class EdgeSitesEnv(ParallelEnv):
 
     def __getstate__(self) -> dict[str, Any]:
         state = {k: v for k, v in self.__dict__.items() if k not in self._VIEWS}
-        state["_mask_cache"] = {}
-        state["_mask_parts"] = {}
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -786,12 +792,12 @@ class EdgeSitesEnv(ParallelEnv):
         else:
             own = [rate * (c - p) for c, p in zip(cost, previous)]
         for i in intents:  # agents that tried to dispatch: the preset's full formula
+            if conflicts[i]:  # acted as wait, no penalty: ``own[i]`` is already right
+                self._conflict_counts[i] += 1
+                continue
             if reasons[i] is not None:
-                if conflicts[i]:
-                    self._conflict_counts[i] += 1
-                else:
-                    invalid[i] = True
-                    self._invalid_counts[i] += 1
+                invalid[i] = True
+                self._invalid_counts[i] += 1
             own[i] = preset(records[i], invalid[i], cost[i] - previous[i], visible_wait[i], penalty)
         share = self.team_share
         team = share * sum(own) / S
@@ -841,7 +847,7 @@ class EdgeSitesEnv(ParallelEnv):
 
     def action_masks(self) -> np.ndarray:
         """Flat boolean masks, one row per agent in ``possible_agents`` order (MaskablePPO)."""
-        return np.stack([flat for _, flat in self._mask_rows()])
+        return self._mask_array()
 
     def render(self):
         if self.render_mode is None:
@@ -899,23 +905,23 @@ class EdgeSitesEnv(ParallelEnv):
             missing = [a for a in agents if a not in actions]
             raise ValueError(f"{ENV_NAME}: no action for agent(s) {missing!r}; every live agent must act each step")
         rows = [actions[a] for a in agents]
+        n0, n1, n2, n3 = self.nvec
+        # Fast path: integer arrays of shape (4,) with values in range; anything else is
+        # checked agent by agent (which names the first bad one).
         try:
-            array = np.asarray(rows)
-        except (ValueError, TypeError):
-            array = None
-        if array is not None and array.shape == (len(agents), 4) and array.dtype.kind in "iu":
-            values = array.tolist()
-            n0, n1, n2, n3 = self.nvec
-            for a, b, c, d in values:
-                if not (0 <= a < n0 and 0 <= b < n1 and 0 <= c < n2 and 0 <= d < n3):
-                    break
-            else:
-                return values
-        for agent, action in zip(agents, rows):
-            self._check_one(agent, action)
-        raise ValueError(f"{ENV_NAME}: malformed actions {actions!r}")  # pragma: no cover
+            values = [row.tolist() for row in rows if row.dtype.kind in "iu"]
+            if len(values) == len(rows):
+                for a, b, c, d in values:
+                    if not (0 <= a < n0 and 0 <= b < n1 and 0 <= c < n2 and 0 <= d < n3):
+                        break
+                else:
+                    return values
+        except (AttributeError, TypeError, ValueError):
+            pass
+        return [self._check_one(agent, action) for agent, action in zip(agents, rows)]
 
-    def _check_one(self, agent: str, action: Any) -> None:
+    def _check_one(self, agent: str, action: Any) -> list[int]:
+        """One agent's action as ``[slot, target, degree, steps]``, or ValueError."""
         space = self._act_spaces[agent]
         if action is None or isinstance(action, (bool, np.bool_, str, bytes, dict)):
             raise ValueError(f"{ENV_NAME}: action for {agent} must be 4 integers in {space}, got {action!r}")
@@ -935,6 +941,7 @@ class EdgeSitesEnv(ParallelEnv):
                 raise ValueError(
                     f"{ENV_NAME}: action for {agent}: {names[k]} index a[{k}] = {v} is outside 0..{n - 1} ({space})"
                 )
+        return array.tolist()
 
     def _rebuild_queues(self) -> None:
         """Per-site views of the global queue (arrival order), their queueing-cost sums
@@ -1010,10 +1017,11 @@ class EdgeSitesEnv(ParallelEnv):
         self._ldI[1, s] = n / Q
         self._ldI[2, s] = self._wait0_list[head]
         self._ldSl[s] = self._inv_slo_list[head]
-        self._vis_counts[s] = n if n < Q else Q
+        self._vis_counts[s, 0] = n if n < Q else Q
         if not self.agent_degree:
             degree = self._task_degree_list
-            self._vis_degree[s] = [degree[t] for t in queue[:Q]]
+            row = [degree[t] for t in queue[:Q]]
+            self._vis_degree[s] = row + [_NO_TASK] * (Q - len(row))
         self._sites_changed = True
 
     def _site_cost(self) -> list[float]:
@@ -1134,82 +1142,75 @@ class EdgeSitesEnv(ParallelEnv):
             "target_site": -1,
             "time_s": self.sim.now,
         }
-        return {
-            agent: {"action_mask": mask, "action_mask_flat": flat, **base}
-            for agent, (mask, flat) in zip(agents, self._mask_rows())
-        }
+        return {agent: dict(base, action_mask=mask) for agent, mask in zip(agents, self._mask_parts())}
 
-    def _mask_rows(self) -> list[tuple[tuple[np.ndarray, ...], np.ndarray]]:
-        """Per agent: (tuple of int8 component masks, flat bool mask), read-only arrays
-        shared through a cache keyed by what a mask depends on."""
+    def _mask_parts(self) -> list[tuple[np.ndarray, ...]]:
+        """Every agent's action mask as four ``int8`` component arrays (the rows of
+        :meth:`_mask_array`), taken from caches of read-only arrays: slot masks by
+        visible count, target masks by which sites have a free server (as bits, rotated
+        to the agent's relative order), degree masks by the most free servers."""
         free = self.sim.free_count
         most = max(free)
-        need = self._min_degree
         S = self.num_sites
-        dkey = min(most, len(self._degree_table) - 1)
-        cache = self._mask_cache
-        if len(cache) > self._mask_cache_limit:
-            cache.clear()
-            self._mask_parts.clear()
-        if most < need:
-            key = (0 if self.agent_degree else (), None, dkey)
-            entry = cache.get(key)
-            if entry is None:
-                entry = cache[key] = self._make_mask(*key)
-            return [entry] * S
-        # Which sites have a free server, as bits (bit r: site r), rotated per agent.
+        if most < self._min_degree:
+            return [self._wait_only_parts] * S
+        need = self._min_degree
         bits = 0
         for s, f in enumerate(free):
             if f >= need:
                 bits |= 1 << s
-        full = self._full_bits
-        bits2 = bits | (bits << S)
-        counts = self._vis_counts
-        rows = []
-        for i in range(S):
-            if self.agent_degree:
-                skey: int | tuple[bool, ...] = counts[i]
-            else:
-                skey = tuple([d <= most for d in self._vis_degree[i]])
-            key = (skey, (bits2 >> i) & full, dkey)
-            entry = cache.get(key)
-            if entry is None:
-                entry = cache[key] = self._make_mask(*key)
-            rows.append(entry)
+        bits |= bits << S  # doubled: agent i's relative order is bits i .. i + S - 1
+        full = (1 << S) - 1
+        targets = self._target_parts
+        if len(targets) > 4096:
+            targets.clear()
+        degree = self._degree_parts[min(most, len(self._degree_parts) - 1)]
+        steps = self._steps_part
+        if self.agent_degree:
+            slot_parts = self._slot_parts
+            slots = [slot_parts[n] for n in self._vis_counts[:, 0].tolist()]
+        else:
+            slots = [_read_only(row.view(np.int8)) for row in self._task_slot_masks(most)]
+        parts = []
+        for i, slot in enumerate(slots):
+            key = (bits >> i) & full
+            target = targets.get(key)
+            if target is None:
+                target = targets[key] = _read_only(np.array([key >> r & 1 for r in range(S)], dtype=np.int8))
+            parts.append((slot, target, degree, steps))
+        return parts
+
+    def _task_slot_masks(self, most: int) -> np.ndarray:
+        """Slot masks in "task" degree mode: wait, and every visible task whose own
+        degree fits ``most`` free servers (one bool row per agent)."""
+        rows = np.empty((self.num_sites, self.nvec[0]), dtype=bool)
+        rows[:, 0] = True
+        np.less_equal(self._vis_degree, most, out=rows[:, 1:])
         return rows
 
-    def _make_mask(
-        self, slots: int | tuple[bool, ...], targets: int | None, most: int
-    ) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
-        """One agent's masks from cached read-only component arrays; the flat mask is
-        their concatenation (as bool)."""
-        parts = self._mask_parts
-        slot_part = parts.get(("slot", slots))
-        if slot_part is None:
-            row = np.zeros(self.nvec[0], dtype=np.int8)
-            row[0] = 1
-            if isinstance(slots, tuple):
-                row[1 : 1 + len(slots)] = slots
+    def _mask_array(self) -> np.ndarray:
+        """Every agent's flat action mask, one row per agent in ``possible_agents`` order
+        (a new read-only array each call). Slot j is open when j <= the site's visible
+        count (in "task" degree mode: when that task's degree fits the most free servers
+        of any site), target r when site (i + r) % S has a free server, degree d when
+        some site has ``degrees[d]`` free servers; wait, the own site and the first
+        degree are always open."""
+        free = self.sim.free_count
+        most = max(free)
+        flat = np.empty((self.num_sites, self._mask_size), dtype=bool)
+        if most < self._min_degree:
+            flat[:] = self._wait_only_mask
+        else:
+            (s0, s1), (t0, t1), (d0, d1), (p0, p1) = self._mask_bounds
+            if self.agent_degree:
+                np.less_equal(self._slot_index, self._vis_counts, out=flat[:, s0:s1])
             else:
-                row[1 : 1 + slots] = 1
-            slot_part = parts[("slot", slots)] = _read_only(row)
-        target_part = parts.get(("target", targets))
-        if target_part is None:
-            S = self.num_sites
-            row = np.zeros(S, dtype=np.int8)
-            if targets is None:
-                row[0] = 1
-            else:
-                row[:] = [targets >> r & 1 for r in range(S)]
-            target_part = parts[("target", targets)] = _read_only(row)
-        degree_part = parts.get(("degree", most))
-        if degree_part is None:
-            degree_part = parts[("degree", most)] = _read_only(self._degree_table[most].astype(np.int8))
-        steps_part = parts.get("steps")
-        if steps_part is None:
-            steps_part = parts["steps"] = _read_only(np.ones(self.nvec[3], dtype=np.int8))
-        components = (slot_part, target_part, degree_part, steps_part)
-        return components, _read_only(np.concatenate(components).view(bool))
+                flat[:, s0:s1] = self._task_slot_masks(most)
+            flat[:, t0:t1] = np.greater_equal(free, self._min_degree)[self._site_perm]
+            flat[:, d0:d1] = self._degree_table[min(most, len(self._degree_table) - 1)]
+            flat[:, p0:p1] = True
+        flat.flags.writeable = False
+        return flat
 
     def _render_text(self) -> str:
         sim = self.sim

@@ -26,7 +26,7 @@ Both give:
   ``infos[k]["terminal_observation"]`` (the last observation, before the automatic
   reset) and ``infos[k]["TimeLimit.truncated"] = truncated and not terminated``.
 * ``action_masks()``: one flat boolean mask per entry, from each agent's
-  ``info["action_mask_flat"]`` (or its per-component ``info["action_mask"]``), so
+  ``info["action_mask"]`` (a flat mask, or a tuple of per-component masks), so
   sb3-contrib's ``MaskablePPO`` works as is; all True when the env gives no masks.
 * Rewards as ``float32``; every agent must stay live until its copy's episode ends
   (agents of ``edge_sites_v0`` always do).
@@ -70,17 +70,15 @@ EnvFactory = Callable[[], ParallelEnv]
 
 def flat_mask(info: dict[str, Any], action_space: spaces.Space) -> np.ndarray:
     """An agent's flat boolean action mask from its info (all True when it has none)."""
-    mask = info.get("action_mask_flat")
-    if mask is None:
-        parts = info.get("action_mask")
-        if parts is None:
-            size = (
-                int(np.sum(action_space.nvec))
-                if isinstance(action_space, spaces.MultiDiscrete)
-                else int(getattr(action_space, "n", 1))
-            )
-            return np.ones(size, dtype=bool)
-        mask = np.concatenate([np.asarray(p) for p in parts]) if isinstance(parts, tuple) else np.asarray(parts)
+    parts = info.get("action_mask")
+    if parts is None:
+        size = (
+            int(np.sum(action_space.nvec))
+            if isinstance(action_space, spaces.MultiDiscrete)
+            else int(getattr(action_space, "n", 1))
+        )
+        return np.ones(size, dtype=bool)
+    mask = np.concatenate(parts) if isinstance(parts, tuple) else parts
     return np.asarray(mask, dtype=bool)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import functools
 import pickle
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -25,8 +26,9 @@ def masked_actions(env: EdgeSitesEnv, infos: dict, rng: np.random.Generator) -> 
     """A uniform valid choice per component, from the flat masks (cheap and seeded)."""
     edges = np.cumsum((0, *env.nvec))
     actions = {}
+    masks = env.action_masks()
     for agent in env.agents:
-        mask = infos[agent]["action_mask_flat"]
+        mask = masks[env.possible_agents.index(agent)]
         actions[agent] = np.array(
             [rng.choice(np.flatnonzero(mask[a:b])) for a, b in zip(edges[:-1], edges[1:])], dtype=np.int64
         )
@@ -181,10 +183,29 @@ def test_masks_are_tuple_of_int8_and_flat_bool():
     assert isinstance(parts, tuple) and len(parts) == 4
     assert all(p.dtype == np.int8 for p in parts)
     assert [p.size for p in parts] == list(env.nvec)
-    assert info["action_mask_flat"].dtype == bool
-    assert np.array_equal(np.concatenate(parts).astype(bool), info["action_mask_flat"])
     assert parts[0][0] == 1  # wait is always valid
     assert env.action_masks().shape == (3, sum(env.nvec))
+    assert env.action_masks().dtype == bool
+
+
+@pytest.mark.parametrize("degree_mode", ["agent", "task"])
+def test_flat_masks_are_the_component_masks_concatenated(degree_mode):
+    """``action_masks()`` (computed for all agents at once) and the per-agent component
+    masks in the infos (from caches) agree on every step of a busy episode."""
+    spec = replace(make_scenario(num_sites=4, servers_per_site=2, tasks_per_site=30, load=0.5), degree_mode=degree_mode)
+    env = EdgeSitesEnv(scenario=spec)
+    rng = np.random.default_rng(0)
+    _, infos = env.reset(seed=1)
+    seen = set()
+    while env.agents:
+        flat = env.action_masks()
+        for i, agent in enumerate(env.agents):
+            parts = infos[agent]["action_mask"]
+            assert all(p.dtype == np.int8 and not p.flags.writeable for p in parts)
+            assert np.array_equal(np.concatenate(parts).astype(bool), flat[i])
+            seen.add(flat[i].tobytes())
+        _, _, _, _, infos = env.step(masked_actions(env, infos, rng))
+    assert len(seen) > 10  # the masks did change over the episode
 
 
 # ---------------------------------------------------------------------- determinism
@@ -400,6 +421,9 @@ def test_max_cycles_truncates_all_agents_together():
         (lambda a: {**a, "site_2": None}, "site_2 must be 4 integers"),
         (lambda a: {**a, "site_2": "wait"}, "site_2 must be 4 integers"),
         (lambda a: {**a, "site_0": [[1, 2], [3]]}, "site_0"),
+        (lambda a: {**a, "site_1": np.array([True, False, False, False])}, "site_1 has dtype bool"),
+        (lambda a: {**a, "site_2": np.zeros((1, 4), dtype=np.int64)}, "site_2 has shape \\(1, 4\\)"),
+        (lambda a: {**a, "site_0": np.array([0, 0, 0, 0], dtype=object)}, "site_0 has dtype object"),
     ],
 )
 def test_bad_actions_raise_and_change_nothing(mutate, message):
@@ -413,6 +437,22 @@ def test_bad_actions_raise_and_change_nothing(mutate, message):
     with pytest.raises(ValueError, match=message):
         env.step(mutate(good))
     assert data_equivalence(env.step(good), twin.step(good))
+
+
+@pytest.mark.parametrize(
+    "convert",
+    [list, tuple, lambda a: a.astype(np.int32), lambda a: a.astype(np.uint8), lambda a: [np.int64(v) for v in a]],
+)
+def test_integer_actions_in_any_container_are_accepted(convert):
+    env, twin = small(), small()
+    _, infos = env.reset(seed=4)
+    twin.reset(seed=4)
+    rng = np.random.default_rng(4)
+    for _ in range(20):
+        actions = masked_actions(env, infos, rng)
+        out = env.step({a: convert(v) for a, v in actions.items()})
+        assert data_equivalence(out, twin.step(actions))
+        infos = out[4]
 
 
 def test_bad_arguments():
