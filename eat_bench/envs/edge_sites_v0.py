@@ -474,10 +474,10 @@ class EdgeSitesEnv(ParallelEnv):
 
         # ---------------------------------------------------------------- layout
         # Flat layout per agent: tasks (Q x Ft, row-major), servers (Fs x N, feature-major),
-        # sites (Fn x S, feature-major), globals. Feature-major blocks make the per-step
-        # copies long contiguous runs; the dict mode returns them transposed, (N, Fs) and
-        # (S, Fn). Between two events every entry is constant or linear in time, so the
-        # env rewrites only what an event changed and evaluates the linear ones at ``now``.
+        # sites (Fn x S, feature-major), globals; the dict mode returns the blocks
+        # transposed, (N, Fs) and (S, Fn). Between two events every entry is constant or
+        # linear in time, so the env rewrites only what an event changed and evaluates the
+        # linear ones at ``now``.
         self.task_features = Ft = 5 + M
         self.dynamic_server_features = Fd = 3 + M
         self.server_features = Fs = Fd + 3
@@ -486,35 +486,40 @@ class EdgeSitesEnv(ParallelEnv):
         self._sizes = (Q * Ft, N * Fs, S * Fn, G)
         self.obs_size = D_obs = sum(self._sizes)
         self._model_col = 5
-        # Entries that do not change between events live in a float32 base (S x D); the
-        # time-dependent ones (waits, remaining busy times, now) are intercept + slope *
-        # now in float64, evaluated into a copy of the base at each step.
-        self._I = np.zeros((S, D_obs), dtype=np.float32)
-        self._wait_I = np.zeros((S, Q))
-        self._wait_Sl = np.zeros((S, Q))
-        self._wait_tmp = np.zeros((S, Q))
-        self._work = np.zeros((S, D_obs), dtype=np.float32)
+        # Every observation entry is gathered from one float32 source vector ``_V`` by a
+        # fixed index (``_obs_index``, S x D): the shared server and site blocks exist once
+        # in ``_V`` and each agent's order, distances and own queue are in the index.
+        # ``_V`` starts with the time-dependent entries (waits, remaining busy times,
+        # oldest waits, now), each intercept + slope * now in float64 (``_T_I``,
+        # ``_T_Sl``), evaluated at every step; the rest changes only at events.
+        sections = {
+            "wait": S * Q,
+            "remaining": N,
+            "oldest": S,
+            "now": 1,
+            "tasks": S * Q * Ft,
+            "servers": N * Fd,
+            "free": S,
+            "queued": S,
+            "globals": 3,
+            "speed": N,
+            "distance": S * S,
+            "relative": S,
+        }
+        self._offsets = offsets = dict(zip(sections, np.cumsum([0, *sections.values()])[:-1].tolist()))
+        self._num_timed = offsets["tasks"]
+        self._V = np.zeros(sum(sections.values()), dtype=np.float32)
+        self._T_I = np.zeros(self._num_timed)
+        self._T_Sl = np.zeros(self._num_timed)
+        self._T = np.zeros(self._num_timed)
         self._inv_time_limit = 1.0 / spec.time_limit_s
-        # Shared blocks, computed once per change and copied into every agent's row
-        # through "doubled" arrays: agent i's servers are columns off_i .. off_i + N of
-        # [shared, shared] (servers are numbered site by site), its sites columns
-        # i .. i + S of [load, load]; with equal-size sites both are strided views.
-        self._shI2 = np.zeros((Fd, 2 * N))
-        self._shSl2 = np.zeros(2 * N)
-        self._ldI2 = np.zeros((3, 2 * S))
-        self._ldSl2 = np.zeros(2 * S)
-        self._rem2 = np.zeros(2 * N)
-        self._old2 = np.zeros(2 * S)
-        self._server_offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int).tolist()
-        grouped = bool(np.all(np.diff(site_of) >= 0))
-        self._server_mode = ("strided" if len(set(sizes)) == 1 else "slices") if grouped else "gather"
         self._make_views()
-        # Static features, written once.
-        rows = np.arange(S)[:, None]
-        self._servers_I[:, Fd] = self._speed[self._server_perm]
-        self._servers_I[:, Fd + 1] = self._distance[rows, site_of[self._server_perm]]
-        self._servers_I[:, Fd + 2] = ((site_of[self._server_perm] - rows) % S) / S
-        self._sites_I[:, 3] = self._distance[rows, self._site_perm]
+        # Static entries, written once.
+        self._now_Sl[0] = self._inv_time_limit
+        self._V_speed[:] = self._speed
+        self._V_distance[:] = self._distance.ravel()
+        self._V_relative[:] = np.arange(S) / S
+        self._obs_index, self._state_index = self._gather_indices(site_of)
         self._warm_one_hot = np.vstack([np.eye(M), np.zeros((1, M))])  # row -1: no warm model
         self._warm_one_hot_rows = [tuple(row) for row in self._warm_one_hot.tolist()]
         self._server_site_list = site_of.tolist()
@@ -591,56 +596,82 @@ class EdgeSitesEnv(ParallelEnv):
         # their degree, each visible task's degree (_NO_TASK past the queue's end).
         self._vis_counts = np.zeros((S, 1), dtype=np.int64)
         self._vis_degree = np.full((S, Q), _NO_TASK, dtype=np.int64)
-        self._sites_changed = True
 
     _VIEWS = (
+        "_wait_I",
+        "_wait_Sl",
+        "_rem_I",
+        "_rem_Sl",
+        "_old_I",
+        "_old_Sl",
+        "_now_Sl",
+        "_V_timed",
         "_tasks_I",
-        "_servers_I",
-        "_sites_I",
-        "_globals_I",
-        "_shI",
-        "_shSl",
-        "_ldI",
-        "_ldSl",
-        "_sites_view_I",
-        "_old_view",
-        "_work_wait",
-        "_work_remaining",
-        "_work_oldest",
-        "_work_now",
-        "_servers_view_I",
-        "_rem_view",
+        "_servers_V",
+        "_free_V",
+        "_queued_V",
+        "_globals_V",
+        "_V_speed",
+        "_V_distance",
+        "_V_relative",
     )
 
     def _make_views(self) -> None:
-        """Views into the observation base, the work buffer and the doubled shared
-        blocks (made again after unpickling: pickling does not keep views)."""
+        """Named views into ``_V`` and the time intercepts and slopes (made again after
+        unpickling: pickling does not keep views)."""
         S, Q, N = self.num_sites, self.queue_len, self.sim.num_servers
-        Ft, Fs, Fn = self.task_features, self.server_features, self.site_features
-        o1, o2, o3 = self._sizes[0], self._sizes[0] + self._sizes[1], self._sizes[0] + self._sizes[1] + self._sizes[2]
-        self._tasks_I = self._I[:, :o1].reshape(S, Q, Ft)
-        self._servers_I = self._I[:, o1:o2].reshape(S, Fs, N)
-        self._sites_I = self._I[:, o2:o3].reshape(S, Fn, S)
-        self._globals_I = self._I[:, o3:]
-        self._work_wait = self._work[:, :o1].reshape(S, Q, Ft)[:, :, 1]
-        self._work_remaining = self._work[:, o1:o2].reshape(S, Fs, N)[:, 1]
-        self._work_oldest = self._work[:, o2:o3].reshape(S, Fn, S)[:, 2]
-        self._work_now = self._work[:, o3]
-        self._shI, self._shSl = self._shI2[:, :N], self._shSl2[:N]
-        self._ldI, self._ldSl = self._ldI2[:, :S], self._ldSl2[:S]
-        f8 = self._ldI2.itemsize
-        strided = np.lib.stride_tricks.as_strided
-        self._sites_view_I = strided(self._ldI2, shape=(S, 3, S), strides=(f8, 2 * S * f8, f8), writeable=False)
-        self._old_view = strided(self._old2, shape=(S, S), strides=(f8, f8), writeable=False)
-        if self._server_mode == "strided":
-            step = (N // S) * f8
-            Fd = self.dynamic_server_features
-            self._servers_view_I = strided(
-                self._shI2, shape=(S, Fd, N), strides=(step, 2 * N * f8, f8), writeable=False
-            )
-            self._rem_view = strided(self._rem2, shape=(S, N), strides=(step, f8), writeable=False)
-        else:
-            self._servers_view_I = self._rem_view = None
+        o, V, TI, TS = self._offsets, self._V, self._T_I, self._T_Sl
+        self._wait_I = TI[: S * Q].reshape(S, Q)
+        self._wait_Sl = TS[: S * Q].reshape(S, Q)
+        self._rem_I = TI[o["remaining"] : o["remaining"] + N]
+        self._rem_Sl = TS[o["remaining"] : o["remaining"] + N]
+        self._old_I = TI[o["oldest"] : o["oldest"] + S]
+        self._old_Sl = TS[o["oldest"] : o["oldest"] + S]
+        self._now_Sl = TS[o["now"] : o["now"] + 1]
+        self._V_timed = V[: self._num_timed]
+        self._tasks_I = V[o["tasks"] : o["servers"]].reshape(S, Q, self.task_features)
+        self._servers_V = V[o["servers"] : o["free"]].reshape(N, self.dynamic_server_features)
+        self._free_V = V[o["free"] : o["free"] + S]
+        self._queued_V = V[o["queued"] : o["queued"] + S]
+        self._globals_V = V[o["globals"] : o["globals"] + 3]
+        self._V_speed = V[o["speed"] : o["speed"] + N]
+        self._V_distance = V[o["distance"] : o["distance"] + S * S]
+        self._V_relative = V[o["relative"] : o["relative"] + S]
+
+    def _gather_indices(self, site_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Where in ``_V`` each entry of every agent's observation (S x D) and of the
+        global state comes from."""
+        S, Q, N = self.num_sites, self.queue_len, self.sim.num_servers
+        Ft, Fd, Fs, Fn = self.task_features, self.dynamic_server_features, self.server_features, self.site_features
+        o = self._offsets
+        agent = np.arange(S)[:, None]
+        # Tasks, (S, Q, Ft): the agent's own queue; feature 1 (waited / SLO) is timed.
+        tasks = o["tasks"] + np.arange(S * Q * Ft).reshape(S, Q, Ft)
+        tasks[:, :, 1] = o["wait"] + np.arange(S * Q).reshape(S, Q)
+        # Servers, (S, Fs, N) feature-major, in the agent's relative order.
+        perm = self._server_perm
+        servers = np.empty((S, Fs, N), dtype=np.intp)
+        servers[:, :Fd] = o["servers"] + perm[:, None, :] * Fd + np.arange(Fd)[None, :, None]
+        servers[:, 1] = o["remaining"] + perm
+        servers[:, Fd] = o["speed"] + perm
+        servers[:, Fd + 1] = o["distance"] + agent * S + site_of[perm]
+        servers[:, Fd + 2] = o["relative"] + (site_of[perm] - agent) % S
+        # Sites, (S, Fn, S) feature-major, in the agent's relative order.
+        site = self._site_perm
+        sites = np.stack([o["free"] + site, o["queued"] + site, o["oldest"] + site, o["distance"] + agent * S + site], 1)
+        globals_ = np.array([o["now"], o["globals"], o["globals"] + 1, o["globals"] + 2])
+        obs = np.concatenate(
+            [tasks.reshape(S, -1), servers.reshape(S, -1), sites.reshape(S, -1), np.tile(globals_, (S, 1))], axis=1
+        )
+        # The global state: tasks (absolute), servers (N, Fd + 1: dynamic then speed),
+        # sites (S, 3: free, queued, oldest), globals.
+        absolute = np.arange(N)[:, None]
+        state_servers = np.concatenate([o["servers"] + absolute * Fd + np.arange(Fd), o["speed"] + absolute], axis=1)
+        state_servers[:, 1] = o["remaining"] + np.arange(N)
+        state_sites = np.stack([o[k] + np.arange(S) for k in ("free", "queued", "oldest")], 1)
+        state = np.concatenate([tasks.ravel(), state_servers.ravel(), state_sites.ravel(), globals_])
+        assert obs.shape == (S, self.obs_size) and Fn == 4
+        return obs.astype(np.intp), state.astype(np.intp)
 
     def __getstate__(self) -> dict[str, Any]:
         state = {k: v for k, v in self.__dict__.items() if k not in self._VIEWS}
@@ -832,18 +863,8 @@ class EdgeSitesEnv(ParallelEnv):
         """The global state (see the module docstring), a vector in ``state_space``."""
         if not self._started:
             raise RuntimeError(f"{ENV_NAME}: call reset() before state()")
-        now = self.sim.now
-        tasks = self._tasks_I.copy()
-        tasks[:, :, 1] = self._wait_I + self._wait_Sl * now
-        servers = self._shI.T.copy()
-        servers[:, 1] = self._shI[1] + self._shSl * now
-        load = self._ldI.T.copy()
-        load[:, 2] = self._ldI[2] + self._ldSl * now
-        g = self._globals_I[0].copy()
-        g[0] = now * self._inv_time_limit
-        return np.concatenate([tasks.ravel(), np.column_stack([servers, self._speed]).ravel(), load.ravel(), g]).astype(
-            np.float32
-        )
+        self._evaluate_timed()
+        return self._V.take(self._state_index)
 
     def action_masks(self) -> np.ndarray:
         """Flat boolean masks, one row per agent in ``possible_agents`` order (MaskablePPO)."""
@@ -1014,15 +1035,14 @@ class EdgeSitesEnv(ParallelEnv):
         queue = self._site_queue[s]
         n = len(queue)
         head = queue[0] if n else self._empty
-        self._ldI[1, s] = n / Q
-        self._ldI[2, s] = self._wait0_list[head]
-        self._ldSl[s] = self._inv_slo_list[head]
+        self._queued_V[s] = n / Q
+        self._old_I[s] = self._wait0_list[head]
+        self._old_Sl[s] = self._inv_slo_list[head]
         self._vis_counts[s, 0] = n if n < Q else Q
         if not self.agent_degree:
             degree = self._task_degree_list
             row = [degree[t] for t in queue[:Q]]
             self._vis_degree[s] = row + [_NO_TASK] * (Q - len(row))
-        self._sites_changed = True
 
     def _site_cost(self) -> list[float]:
         """Cumulative queueing cost per site (sum over its tasks of queued time / SLO)."""
@@ -1030,99 +1050,64 @@ class EdgeSitesEnv(ParallelEnv):
         return [d + now * a - b for d, a, b in zip(self._dispatched_cost, self._qinv, self._qarr)]
 
     def _write_servers(self) -> None:
-        """Update the shared server block for the servers the simulator reports as
-        changed, copy it into every agent's rows, and update the sites' free fractions."""
+        """Update the server block (and the sites' free fractions) for the servers the
+        simulator reports as changed."""
         sim = self.sim
         now = sim.now
-        N = sim.num_servers
-        shI, shSl = self._shI, self._shSl
+        servers, rem_I, rem_Sl, free_V = self._servers_V, self._rem_I, self._rem_Sl, self._free_V
         changed = sim.changed_servers
         if len(changed) > 8:  # every server at once, vectorised (reset, or many changed)
             busy_until = sim.busy_until
             busy = busy_until > now
-            shI[0] = ~busy
-            np.multiply(busy_until, self._inv_scale, out=shI[1])
-            shI[1, ~busy] = 0.0
-            np.multiply(busy, -self._inv_scale, out=shSl)
-            np.multiply(sim.group_size, 1.0 / self._max_degree, out=shI[2])
-            shI[3:] = self._warm_one_hot[sim.warm_model].T
-            self._ldI[0] = sim.free_count
-            self._ldI[0] /= self._site_size
+            servers[:, 0] = ~busy
+            np.multiply(busy_until, self._inv_scale, out=rem_I)
+            rem_I[~busy] = 0.0
+            np.multiply(busy, -self._inv_scale, out=rem_Sl)
+            np.multiply(sim.group_size, 1.0 / self._max_degree, out=servers[:, 2])
+            servers[:, 3:] = self._warm_one_hot[sim.warm_model]
+            np.divide(sim.free_count, self._site_size, out=free_V)
         else:  # a few servers, as Python scalars
             busy_until, group_size, warm_model = sim.busy_until, sim.group_size, sim.warm_model
             inv_scale, inv_degree, one_hot = self._inv_scale, 1.0 / self._max_degree, self._warm_one_hot_rows
-            site_of, free, size, ldI = self._server_site_list, sim.free_count, self._site_size_list, self._ldI
+            site_of, free, size = self._server_site_list, sim.free_count, self._site_size_list
             for j in changed:
                 until = busy_until.item(j)
-                size_j = group_size.item(j) * inv_degree
                 if until > now:
-                    shI[:, j] = (0.0, until * inv_scale, size_j, *one_hot[warm_model.item(j)])
-                    shSl[j] = -inv_scale
+                    servers[j] = (0.0, 0.0, group_size.item(j) * inv_degree, *one_hot[warm_model.item(j)])
+                    rem_I[j] = until * inv_scale
+                    rem_Sl[j] = -inv_scale
                 else:
-                    shI[:, j] = (1.0, 0.0, size_j, *one_hot[warm_model.item(j)])
-                    shSl[j] = 0.0
+                    servers[j] = (1.0, 0.0, group_size.item(j) * inv_degree, *one_hot[warm_model.item(j)])
+                    rem_I[j] = rem_Sl[j] = 0.0
                 s = site_of[j]
-                ldI[0, s] = free[s] / size[s]
+                free_V[s] = free[s] / size[s]
         changed.clear()
-        Fd = self.dynamic_server_features
-        mode = self._server_mode
-        if mode == "gather":
-            self._servers_I[:, :Fd] = shI[:, self._server_perm].transpose(1, 0, 2)
-        else:
-            self._shI2[:, N:] = shI
-            self._shSl2[N:] = shSl
-            if mode == "strided":
-                self._servers_I[:, :Fd] = self._servers_view_I
-            else:
-                for i, off in enumerate(self._server_offsets):
-                    self._servers_I[i, :Fd] = self._shI2[:, off : off + N]
-        self._sites_changed = True
 
-    def _observe(self) -> dict[str, Any]:
+    def _evaluate_timed(self) -> None:
+        """Bring ``_V`` up to date: changed servers, the globals and the timed entries at
+        ``now``."""
         sim = self.sim
-        S, Q, N = self.num_sites, self.queue_len, sim.num_servers
         if sim.changed_servers:
             self._write_servers()
-        if self._sites_changed:
-            self._sites_changed = False
-            self._ldI2[:, S:] = self._ldI
-            self._ldSl2[S:] = self._ldSl
-            self._sites_I[:, :3] = self._sites_view_I
         queued = len(sim.queue)
-        self._globals_I[:, 1:] = (
+        self._globals_V[:] = (
             (len(sim.records) + queued) / (self._empty or 1),
-            sum(sim.free_count) / N,
-            queued / (S * Q),
+            sum(sim.free_count) / sim.num_servers,
+            queued / (self.num_sites * self.queue_len),
         )
-        # The base in a work buffer, the time-dependent entries at ``now``, then a copy.
-        now = sim.now
-        work = self._work
-        np.copyto(work, self._I)
-        wait = self._wait_tmp
-        np.multiply(self._wait_Sl, now, out=wait)
-        wait += self._wait_I
-        self._work_wait[:] = wait
-        remaining = self._rem2
-        np.multiply(self._shSl2, now, out=remaining)
-        remaining += self._shI2[1]
-        mode = self._server_mode
-        if mode == "strided":
-            self._work_remaining[:] = self._rem_view
-        elif mode == "slices":
-            for i, off in enumerate(self._server_offsets):
-                self._work_remaining[i] = remaining[off : off + N]
-        else:
-            self._work_remaining[:] = remaining[self._server_perm]
-        oldest = self._old2
-        np.multiply(self._ldSl2, now, out=oldest)
-        oldest += self._ldI2[2]
-        self._work_oldest[:] = self._old_view
-        self._work_now[:] = now * self._inv_time_limit
-        out = work.copy()
-        a, b, c, _ = self._sizes
+        timed = self._T
+        np.multiply(self._T_Sl, sim.now, out=timed)
+        timed += self._T_I
+        self._V_timed[:] = timed
+
+    def _observe(self) -> dict[str, Any]:
+        self._evaluate_timed()
+        out = self._V.take(self._obs_index)
         agents = self.possible_agents
         if self.obs_mode == "flat":
             return dict(zip(agents, out))
+        S, Q, N = self.num_sites, self.queue_len, self.sim.num_servers
+        a, b, c, _ = self._sizes
         return {
             agents[i]: {
                 "tasks": out[i, :a].reshape(Q, -1),
