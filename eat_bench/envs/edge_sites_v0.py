@@ -587,6 +587,7 @@ class EdgeSitesEnv(ParallelEnv):
         self._degree_parts = [_read_only(row.astype(np.int8)) for row in degree_table]
         self._slot_parts = [_read_only((self._slot_index <= n).astype(np.int8)) for n in range(Q + 1)]
         self._target_parts: dict[int, np.ndarray] = {}
+        self._mask_cache: dict[int, tuple[np.ndarray, ...]] = {}
         self._np_random: np.random.Generator | None = None
         self._np_random_seed: int | None = None
         self._started = False
@@ -768,6 +769,8 @@ class EdgeSitesEnv(ParallelEnv):
             needs_wait = self.reward_preset.needs_visible_wait
             arrival, inv_slo = self._arrival_list, self._inv_slo_list
             Q = self.queue_len
+            degrees = self.degrees if self.agent_degree else None
+            task_degree, min_degree = self._task_degree_list, self._min_degree
             for i in intents:
                 slot, rel, di, si = decisions[i]
                 slot -= 1
@@ -777,7 +780,7 @@ class EdgeSitesEnv(ParallelEnv):
                     continue
                 task = queue[slot]
                 target = site_perm[i][rel]
-                degree = (self.degrees[di] if self.agent_degree else self._task_degree_list[task]) or self._min_degree
+                degree = (degrees[di] if degrees else task_degree[task]) or min_degree
                 if free0[target] < degree:
                     reasons[i] = f"site {target} has {free0[target]} free server(s); degree {degree} needs {degree}"
                     continue
@@ -1146,24 +1149,37 @@ class EdgeSitesEnv(ParallelEnv):
                 bits |= 1 << s
         bits |= bits << S  # doubled: agent i's relative order is bits i .. i + S - 1
         full = (1 << S) - 1
-        targets = self._target_parts
-        if len(targets) > 4096:
-            targets.clear()
-        degree = self._degree_parts[min(most, len(self._degree_parts) - 1)]
-        steps = self._steps_part
+        dkey = min(most, len(self._degree_parts) - 1)
+        degree, steps = self._degree_parts[dkey], self._steps_part
         if self.agent_degree:
-            slot_parts = self._slot_parts
-            slots = [slot_parts[n] for n in self._vis_counts[:, 0].tolist()]
-        else:
-            slots = [_read_only(row.view(np.int8)) for row in self._task_slot_masks(most)]
-        parts = []
-        for i, slot in enumerate(slots):
-            key = (bits >> i) & full
-            target = targets.get(key)
-            if target is None:
-                target = targets[key] = _read_only(np.array([key >> r & 1 for r in range(S)], dtype=np.int8))
-            parts.append((slot, target, degree, steps))
-        return parts
+            # One cached tuple per (degree row, visible count, rotated target bits).
+            cache = self._mask_cache
+            if len(cache) > 1 << 14:
+                cache.clear()
+            prefix = dkey * (self.queue_len + 1)
+            parts = []
+            for i, n in enumerate(self._vis_counts[:, 0].tolist()):
+                rotated = (bits >> i) & full
+                key = ((prefix + n) << S) | rotated
+                mask = cache.get(key)
+                if mask is None:
+                    mask = cache[key] = (self._slot_parts[n], self._target_part(rotated), degree, steps)
+                parts.append(mask)
+            return parts
+        slots = [_read_only(row.view(np.int8)) for row in self._task_slot_masks(most)]
+        return [(slot, self._target_part((bits >> i) & full), degree, steps) for i, slot in enumerate(slots)]
+
+    def _target_part(self, rotated: int) -> np.ndarray:
+        """The target mask for free-site bits ``rotated`` (bit r: relative site r)."""
+        targets = self._target_parts
+        target = targets.get(rotated)
+        if target is None:
+            if len(targets) > 1 << 12:
+                targets.clear()
+            target = targets[rotated] = _read_only(
+                np.array([rotated >> r & 1 for r in range(self.num_sites)], dtype=np.int8)
+            )
+        return target
 
     def _task_slot_masks(self, most: int) -> np.ndarray:
         """Slot masks in "task" degree mode: wait, and every visible task whose own
