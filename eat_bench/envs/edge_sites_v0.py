@@ -99,9 +99,11 @@ With M the scenario's models and N servers:
 * globals: now / time limit, fraction of the episode's tasks arrived, free fraction of
   the cluster, queued tasks / (S*Q).
 
-The server and site blocks are computed once per change and shared by all agents (only
-their order and the static distance columns differ); between events every entry is
-linear in time, so a step costs a copy and a few vector operations, not a rebuild.
+The server and site blocks exist once, updated only where an event changed them, and
+are shared by all agents: every agent's observation (own queue, relative order,
+distances) is gathered from one source vector by a fixed index. Between events every
+entry is linear in time, so a step evaluates the time-dependent entries and does one
+gather, not a rebuild.
 
 **State.** ``state()`` returns the global state for centralised critics, a flat float32
 vector in ``state_space``: every site's task block (absolute site order), every server
@@ -1191,7 +1193,7 @@ class EdgeSitesEnv(ParallelEnv):
 
     def _mask_array(self) -> np.ndarray:
         """Every agent's flat action mask, one row per agent in ``possible_agents`` order
-        (a new read-only array each call). Slot j is open when j <= the site's visible
+        (a new array each call). Slot j is open when j <= the site's visible
         count (in "task" degree mode: when that task's degree fits the most free servers
         of any site), target r when site (i + r) % S has a free server, degree d when
         some site has ``degrees[d]`` free servers; wait, the own site and the first
@@ -1210,7 +1212,6 @@ class EdgeSitesEnv(ParallelEnv):
             flat[:, t0:t1] = np.greater_equal(free, self._min_degree)[self._site_perm]
             flat[:, d0:d1] = self._degree_table[min(most, len(self._degree_table) - 1)]
             flat[:, p0:p1] = True
-        flat.flags.writeable = False
         return flat
 
     def _render_text(self) -> str:
