@@ -486,7 +486,7 @@ class EdgeSitesEnv(ParallelEnv):
         self.site_features = Fn = 4
         self.num_globals = G = 4
         self._sizes = (Q * Ft, N * Fs, S * Fn, G)
-        self.obs_size = D_obs = sum(self._sizes)
+        self.obs_size = sum(self._sizes)
         self._model_col = 5
         # Every observation entry is gathered from one float32 source vector ``_V`` by a
         # fixed index (``_obs_index``, S x D): the shared server and site blocks exist once
@@ -661,7 +661,9 @@ class EdgeSitesEnv(ParallelEnv):
         servers[:, Fd + 2] = o["relative"] + (site_of[perm] - agent) % S
         # Sites, (S, Fn, S) feature-major, in the agent's relative order.
         site = self._site_perm
-        sites = np.stack([o["free"] + site, o["queued"] + site, o["oldest"] + site, o["distance"] + agent * S + site], 1)
+        sites = np.stack(
+            [o["free"] + site, o["queued"] + site, o["oldest"] + site, o["distance"] + agent * S + site], 1
+        )
         globals_ = np.array([o["now"], o["globals"], o["globals"] + 1, o["globals"] + 2])
         obs = np.concatenate(
             [tasks.reshape(S, -1), servers.reshape(S, -1), sites.reshape(S, -1), np.tile(globals_, (S, 1))], axis=1
