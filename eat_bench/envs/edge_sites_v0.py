@@ -583,13 +583,7 @@ class EdgeSitesEnv(ParallelEnv):
         wait_only[[s0, t0, d0]] = True
         wait_only[p0:p1] = True
         self._wait_only_mask = wait_only
-        int8_parts = [_read_only(part) for part in np.split(wait_only.astype(np.int8), np.cumsum(self.nvec)[:-1])]
-        self._wait_only_parts = tuple(int8_parts)
-        self._steps_part = int8_parts[3]
-        self._degree_parts = [_read_only(row.astype(np.int8)) for row in degree_table]
-        self._slot_parts = [_read_only((self._slot_index <= n).astype(np.int8)) for n in range(Q + 1)]
-        self._target_parts: dict[int, np.ndarray] = {}
-        self._mask_cache: dict[int, tuple[np.ndarray, ...]] = {}
+        self._make_mask_parts()
         self._np_random: np.random.Generator | None = None
         self._np_random_seed: int | None = None
         self._started = False
@@ -678,13 +672,28 @@ class EdgeSitesEnv(ParallelEnv):
         assert obs.shape == (S, self.obs_size) and Fn == 4
         return obs.astype(np.intp), state.astype(np.intp)
 
+    def _make_mask_parts(self) -> None:
+        """The read-only ``int8`` mask components that infos share, and empty caches
+        (made again after unpickling, which does not keep arrays read-only)."""
+        int8_parts = [
+            _read_only(part) for part in np.split(self._wait_only_mask.astype(np.int8), np.cumsum(self.nvec)[:-1])
+        ]
+        self._wait_only_parts = tuple(int8_parts)
+        self._steps_part = int8_parts[3]
+        self._degree_parts = [_read_only(row.astype(np.int8)) for row in self._degree_table]
+        self._slot_parts = [_read_only((self._slot_index <= n).astype(np.int8)) for n in range(self.queue_len + 1)]
+        self._target_parts: dict[int, np.ndarray] = {}
+        self._mask_cache: dict[int, tuple[np.ndarray, ...]] = {}
+
+    _MASK_PARTS = ("_wait_only_parts", "_steps_part", "_degree_parts", "_slot_parts", "_target_parts", "_mask_cache")
+
     def __getstate__(self) -> dict[str, Any]:
-        state = {k: v for k, v in self.__dict__.items() if k not in self._VIEWS}
-        return state
+        return {k: v for k, v in self.__dict__.items() if k not in self._VIEWS and k not in self._MASK_PARTS}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._make_views()
+        self._make_mask_parts()
 
     # ------------------------------------------------------------------ PettingZoo API
     def observation_space(self, agent: str) -> spaces.Space:

@@ -489,7 +489,8 @@ def test_pickling_mid_episode_continues_identically():
         actions = masked_actions(env, infos, rng)
         out1, out2 = env.step(actions), clone.step(actions)
         assert data_equivalence(out1, out2)
-        infos, _infos_clone = out1[4], out2[4]
+        infos, infos_clone = out1[4], out2[4]
+        assert not any(part.flags.writeable for info in infos_clone.values() for part in info["action_mask"])
     assert data_equivalence(env.state(), clone.state())
 
 
