@@ -58,14 +58,14 @@ def random_action(mask: np.ndarray, nvec, rng: np.random.Generator) -> np.ndarra
 
 def local_first_action(mask: np.ndarray, nvec, steps_index: int) -> np.ndarray:
     """Oldest own task, locally if possible else at the nearest site with a free server
-    (ring distance of the relative index), degree index 0, the given step level."""
+    (ring distance of the relative index), degree index 0, the given step level; wait
+    when the own queue is empty (every component stays within the mask)."""
     (s0, s1), (t0, t1), _, _ = _bounds(nvec)
-    if not mask[s0 + 1 : s1].any():
-        return np.zeros(len(nvec), dtype=np.int64)
     sites = t1 - t0
     targets = [r for r in range(sites) if mask[t0 + r]]
     target = min(targets, key=lambda r: (min(r, sites - r), r))
-    return np.array([1, target, 0, steps_index], dtype=np.int64)
+    slot = 1 if mask[s0 + 1 : s1].any() else 0
+    return np.array([slot, target, 0, steps_index], dtype=np.int64)
 
 
 def evaluate(make_env: Callable[[], Any], policy: Policy, episodes: int, seed: int) -> dict[str, float]:

@@ -214,35 +214,3 @@ def test_training_with_seed_is_reproducible(algo, backend):
     assert first[3].any()  # episodes ended (and restarted) within the run
     different = _train(algo, backend, seed=1)
     assert not np.array_equal(first[0], different[0])
-
-
-def test_marl_ppo_cli_smoke(capsys):
-    from eat_bench.baselines import marl_ppo
-
-    results = marl_ppo.main(
-        [
-            "--sites",
-            "2",
-            "--servers-per-site",
-            "2",
-            "--tasks-per-site",
-            "4",
-            "--steps",
-            "128",
-            "--copies",
-            "1",
-            "--episodes",
-            "1",
-            "--rollout",
-            "64",
-            "--epochs",
-            "1",
-            "--backend",
-            "direct",
-        ]
-    )
-    assert set(results) == {"random", "local-first", "maskable-ppo (before)", "maskable-ppo (after)"}
-    for row in results.values():
-        assert 0.0 <= row["slo_attainment"] <= 1.0 and row["completion"] == 1.0
-    out = capsys.readouterr().out
-    assert "mean_resp" in out and "maskable-ppo (after)" in out
