@@ -189,7 +189,8 @@ class ObservationEncoder:
         visible = sim.queue[: self.queue_len]
         n = len(visible)
         if n:
-            self._task_lines[:, :n] = self._task_table[visible].swapaxes(0, 1)
+            # take(): a list index is several times slower through [] than through take.
+            self._task_lines[:, :n] = self._task_table.take(visible, axis=0).swapaxes(0, 1)
         if n < self._visible:
             self._task_lines[:, n : self._visible] = 0.0
         self._visible = n
