@@ -571,13 +571,12 @@ class EdgeSitesEnv(ParallelEnv):
             ]
         )
         self.state_space = spaces.Box(0.0, state_high, dtype=np.float32)
-        # Masks are computed for all agents at once each step (see _mask_array): degree
-        # row ``m`` says which degrees fit ``m`` free servers (index 0 always open).
+        # Mask components (see _mask_parts): degree row ``m`` says which degrees fit ``m``
+        # free servers (index 0 always open).
         largest = int(self._site_size.max())
         degree_table = np.arange(largest + 1)[:, None] >= np.asarray(self.degrees if self.agent_degree else (0,))
         degree_table[:, 0] = True
         self._degree_table = degree_table
-        self._slot_index = np.arange(Q + 1)
         (s0, _), (t0, _), (d0, _), (p0, p1) = self._mask_bounds
         wait_only = np.zeros(self._mask_size, dtype=bool)  # nothing can start anywhere
         wait_only[[s0, t0, d0]] = True
@@ -589,9 +588,9 @@ class EdgeSitesEnv(ParallelEnv):
         self._started = False
         self.events: list[tuple[str, float, int]] = []
         self._site_queue: list[list[int]] = [[] for _ in range(S)]
-        # Per site: visible queue length (a column, for the slot masks) and, when tasks fix
-        # their degree, each visible task's degree (_NO_TASK past the queue's end).
-        self._vis_counts = np.zeros((S, 1), dtype=np.int64)
+        # Per site: visible queue length and, when tasks fix their degree, each visible
+        # task's degree (_NO_TASK past the queue's end).
+        self._vis_counts = [0] * S
         self._vis_degree = np.full((S, Q), _NO_TASK, dtype=np.int64)
 
     _VIEWS = (
@@ -681,7 +680,8 @@ class EdgeSitesEnv(ParallelEnv):
         self._wait_only_parts = tuple(int8_parts)
         self._steps_part = int8_parts[3]
         self._degree_parts = [_read_only(row.astype(np.int8)) for row in self._degree_table]
-        self._slot_parts = [_read_only((self._slot_index <= n).astype(np.int8)) for n in range(self.queue_len + 1)]
+        slot_index = np.arange(self.queue_len + 1)
+        self._slot_parts = [_read_only((slot_index <= n).astype(np.int8)) for n in range(self.queue_len + 1)]
         self._target_parts: dict[int, np.ndarray] = {}
         self._mask_cache: dict[int, tuple[np.ndarray, ...]] = {}
 
@@ -884,7 +884,7 @@ class EdgeSitesEnv(ParallelEnv):
 
     def action_masks(self) -> np.ndarray:
         """Flat boolean masks, one row per agent in ``possible_agents`` order (MaskablePPO)."""
-        return self._mask_array()
+        return np.array([np.concatenate(parts) for parts in self._mask_parts()], dtype=bool)
 
     def render(self):
         if self.render_mode is None:
@@ -1054,7 +1054,7 @@ class EdgeSitesEnv(ParallelEnv):
         self._queued_V[s] = n / Q
         self._old_I[s] = self._wait0_list[head]
         self._old_Sl[s] = self._inv_slo_list[head]
-        self._vis_counts[s, 0] = n if n < Q else Q
+        self._vis_counts[s] = n if n < Q else Q
         if not self.agent_degree:
             degree = self._task_degree_list
             row = [degree[t] for t in queue[:Q]]
@@ -1146,10 +1146,17 @@ class EdgeSitesEnv(ParallelEnv):
         return {agent: dict(base, action_mask=mask) for agent, mask in zip(agents, self._mask_parts())}
 
     def _mask_parts(self) -> list[tuple[np.ndarray, ...]]:
-        """Every agent's action mask as four ``int8`` component arrays (the rows of
-        :meth:`_mask_array`), taken from caches of read-only arrays: slot masks by
-        visible count, target masks by which sites have a free server (as bits, rotated
-        to the agent's relative order), degree masks by the most free servers."""
+        """Every agent's action mask as four ``int8`` component arrays.
+
+        When no site has ``degrees[0]`` free servers only "wait" is open (with the own
+        site, the first degree and every step level, so each component has a valid
+        entry). Otherwise slot j >= 1 is open when j <= the site's visible count (in
+        "task" degree mode: when that task's own degree fits the most free servers of
+        any site), target r when site (i + r) % S has ``degrees[0]`` free servers,
+        degree d when some site has ``degrees[d]`` free, and every step level. The
+        arrays come from caches of read-only arrays: slot masks by visible count, target
+        masks by the free-site bits rotated to the agent's order, degree masks by the
+        most free servers."""
         free = self.sim.free_count
         most = max(free)
         S = self.num_sites
@@ -1171,7 +1178,7 @@ class EdgeSitesEnv(ParallelEnv):
                 cache.clear()
             prefix = dkey * (self.queue_len + 1)
             parts = []
-            for i, n in enumerate(self._vis_counts[:, 0].tolist()):
+            for i, n in enumerate(self._vis_counts):
                 rotated = (bits >> i) & full
                 key = ((prefix + n) << S) | rotated
                 mask = cache.get(key)
@@ -1201,29 +1208,6 @@ class EdgeSitesEnv(ParallelEnv):
         rows[:, 0] = True
         np.less_equal(self._vis_degree, most, out=rows[:, 1:])
         return rows
-
-    def _mask_array(self) -> np.ndarray:
-        """Every agent's flat action mask, one row per agent in ``possible_agents`` order
-        (a new array each call). Slot j is open when j <= the site's visible
-        count (in "task" degree mode: when that task's degree fits the most free servers
-        of any site), target r when site (i + r) % S has a free server, degree d when
-        some site has ``degrees[d]`` free servers; wait, the own site and the first
-        degree are always open."""
-        free = self.sim.free_count
-        most = max(free)
-        flat = np.empty((self.num_sites, self._mask_size), dtype=bool)
-        if most < self._min_degree:
-            flat[:] = self._wait_only_mask
-        else:
-            (s0, s1), (t0, t1), (d0, d1), (p0, p1) = self._mask_bounds
-            if self.agent_degree:
-                np.less_equal(self._slot_index, self._vis_counts, out=flat[:, s0:s1])
-            else:
-                flat[:, s0:s1] = self._task_slot_masks(most)
-            flat[:, t0:t1] = np.greater_equal(free, self._min_degree)[self._site_perm]
-            flat[:, d0:d1] = self._degree_table[min(most, len(self._degree_table) - 1)]
-            flat[:, p0:p1] = True
-        return flat
 
     def _render_text(self) -> str:
         sim = self.sim

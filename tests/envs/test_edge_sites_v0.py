@@ -188,10 +188,34 @@ def test_masks_are_tuple_of_int8_and_flat_bool():
     assert env.action_masks().dtype == bool
 
 
+def expected_masks(env: EdgeSitesEnv, agent_index: int) -> list[list[bool]]:
+    """The mask rules of the module docstring, computed from the simulator's state."""
+    sim, S, Q = env.sim, env.num_sites, env.queue_len
+    free = sim.free_count
+    most, need = max(free), env.degrees[0]
+    if most < need:  # nothing can start anywhere: only wait
+        return [
+            [j == 0 for j in range(Q + 1)],
+            [r == 0 for r in range(S)],
+            [d == 0 for d in range(env.nvec[2])],
+            [True] * env.nvec[3],
+        ]
+    queue = [t for t in sim.queue if sim.task_site[t] == agent_index][:Q]
+    if env.agent_degree:
+        slots = [j == 0 or j <= len(queue) for j in range(Q + 1)]
+        degrees = [d == 0 or most >= env.degrees[d] for d in range(len(env.degrees))]
+    else:
+        slots = [True] + [j < len(queue) and sim.task_degree[queue[j]] <= most for j in range(Q)]
+        degrees = [True]
+    targets = [free[(agent_index + r) % S] >= need for r in range(S)]
+    return [slots, targets, degrees, [True] * env.nvec[3]]
+
+
 @pytest.mark.parametrize("degree_mode", ["agent", "task"])
-def test_flat_masks_are_the_component_masks_concatenated(degree_mode):
-    """``action_masks()`` (computed for all agents at once) and the per-agent component
-    masks in the infos (from caches) agree on every step of a busy episode."""
+def test_masks_follow_the_documented_rules(degree_mode):
+    """On every step of a busy episode each agent's component masks (read-only int8,
+    from caches) equal the rules computed afresh, and ``action_masks()`` is their
+    concatenation."""
     spec = replace(make_scenario(num_sites=4, servers_per_site=2, tasks_per_site=30, load=0.5), degree_mode=degree_mode)
     env = EdgeSitesEnv(scenario=spec)
     rng = np.random.default_rng(0)
@@ -202,6 +226,7 @@ def test_flat_masks_are_the_component_masks_concatenated(degree_mode):
         for i, agent in enumerate(env.agents):
             parts = infos[agent]["action_mask"]
             assert all(p.dtype == np.int8 and not p.flags.writeable for p in parts)
+            assert [p.astype(bool).tolist() for p in parts] == expected_masks(env, i)
             assert np.array_equal(np.concatenate(parts).astype(bool), flat[i])
             seen.add(flat[i].tobytes())
         _, _, _, _, infos = env.step(masked_actions(env, infos, rng))
