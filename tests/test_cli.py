@@ -58,3 +58,17 @@ def test_run_prints_one_row_per_episode_and_a_mean(capsys):
 def test_run_rejects_bad_input_with_a_clear_message(capsys, argv, message):
     assert main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_closed_pipe_ends_quietly():
+    """`eat-bench list | head -n 1`: no traceback when the reader has gone away."""
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-c", "import sys; from eat_bench.cli import main; sys.exit(main(['list']))"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        proc.stdout.close()  # the reader is gone before the first line is written
+        err = proc.stderr.read().decode()
+        code = proc.wait(timeout=60)
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
+    assert code == 141
