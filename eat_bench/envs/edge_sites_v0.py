@@ -37,7 +37,11 @@ about 60-70% measured utilisation (see ``docs/multi_agent.md``). ``tasks_per_sit
 ``link_bandwidth_mbps`` (200) per hop of a ring of sites (latency x hops, bandwidth /
 hops), or S x S matrices (row: request's site, column: servers' site). ``queue_len``
 (8), ``degrees`` (1, 2, 4 up to the site size), ``step_levels`` (10, 20, 30, 50),
-``reward``, ``trace``, ``time_limit_s`` and ``invalid_penalty`` are knobs too.
+``reward``, ``trace``, ``time_limit_s`` and ``invalid_penalty`` are knobs too. A
+scenario may give a site no servers of its own: that agent can only offload. From a
+``scenario=`` only the cluster, workload, trace, quality, reward, degrees, step levels,
+queue length, time limit and clock are used; the observation mode and episode length
+are this env's own ``obs_mode`` and ``max_cycles``.
 
 **Action** (per agent): ``MultiDiscrete([Q + 1, S, D, L])`` with Q = ``queue_len`` (8),
 S sites, D = ``len(degrees)`` (1 when tasks fix their degree), L = ``len(step_levels)``:
@@ -56,9 +60,9 @@ per component, so ``env.action_space(agent).sample(mask=infos[agent]["action_mas
 works as is. :meth:`EdgeSitesEnv.action_masks` gives the same masks for all agents as
 one ``bool`` array, a row per agent of the components concatenated (sb3-contrib
 MaskablePPO's convention). Masks are per component (wait is always valid; a slot is
-valid when it holds a task and some site has enough free servers; a target when it has
-a free server; a degree when some site has that many free servers), so a masked sample
-can still be infeasible as a whole. Mask arrays are read-only and shared between agents
+valid when it holds a task and some site has enough free servers; a target when that
+site has free servers for the smallest degree; a degree when some site has that many
+free servers), so a masked sample can still be infeasible as a whole. Mask arrays are read-only and shared between agents
 and steps (copy one before changing it).
 
 **Simultaneous decisions and conflicts.** All agents act at once. Agents that dispatch
@@ -73,10 +77,12 @@ servers, because a higher-priority agent took them, acts as wait and sets
 preset's invalid penalty.
 
 **Time.** Event-driven: if no agent dispatched in a step, time jumps to the next arrival
-or completion; in every case it then advances until some agent can decide (a queued
-task and a free server), the episode ends or the time limit is reached. A step in which
-somebody dispatched does not advance time by itself, so agents that waited are asked
-again at the same instant.
+or completion; in every case it then advances until some agent can decide (a task in
+its visible queue that fits some site's free servers), the episode ends or the time
+limit is reached. A step in which somebody dispatched does not advance time by itself,
+so agents that waited are asked again at the same instant. A scenario with a decision
+interval (``decision_interval_s``, e.g. ``EAT-Paper-v0``'s 0.1 s) moves in ticks
+instead: a step in which nobody dispatched advances one tick.
 
 **Observation** (per agent, all entries >= 0, float32). ``obs_mode="dict"``:
 ``{"tasks": (Q, Ft), "servers": (N, Fs), "sites": (S, Fn), "globals": (4,)}`` token
@@ -453,6 +459,7 @@ class EdgeSitesEnv(ParallelEnv):
         by_site = [np.flatnonzero(site_of == s) for s in range(S)]
         sizes = [len(b) for b in by_site]
         self._site_size = np.array(sizes, dtype=np.float64)
+        self._free_divisor = np.maximum(self._site_size, 1.0)  # a site may have no servers
         self._server_perm = np.stack([np.concatenate([by_site[s] for s in row]) for row in self._site_perm_list])
         lat, bw = config.link_latency_s, config.link_bandwidth_bps
         distance = np.array(
@@ -708,7 +715,6 @@ class EdgeSitesEnv(ParallelEnv):
             self._np_random, self._np_random_seed = seeding.np_random(seed)
         sim = self.sim
         sim.reset(int(self._np_random.integers(2**63 - 1)))
-        sim.settle()
         S, Q = self.num_sites, self.queue_len
         T = len(sim.task_arrival)
         cfg = sim.config
@@ -739,6 +745,7 @@ class EdgeSitesEnv(ParallelEnv):
         self._invalid_counts = [0] * S
         self._conflict_counts = [0] * S
         self._cycles = 0
+        self._settle()
         self.agents = self.possible_agents[:]
         self._live_keys = frozenset(self.agents)
         self._started = True
@@ -820,10 +827,9 @@ class EdgeSitesEnv(ParallelEnv):
                 else:
                     self._qinv[i] = self._qarr[i] = 0.0
                 self._row_removed(i, slot)
-        if dispatched:
-            sim.settle()
-        else:
+        if not dispatched:
             sim.wait()
+        self._settle()
         self._cycles += 1
         self._take_events()
 
@@ -980,6 +986,40 @@ class EdgeSitesEnv(ParallelEnv):
                 )
         return array.tolist()
 
+    def _settle(self) -> None:
+        """Event mode: advance until some *agent* can decide, the episode is done or the
+        time limit is reached. The simulator's own test looks at its whole queue, which
+        is the same thing when agents choose the degree; when tasks fix it, an agent
+        sees only the first Q tasks of its own site, so a task that fits deeper in a
+        queue does not stop the clock."""
+        sim = self.sim
+        sim.settle()
+        if self.agent_degree or sim.config.decision_interval_s is not None:
+            return
+        limit = sim.config.time_limit_s
+        while not sim.done and sim.now < limit and not self._some_agent_can_decide():
+            target = sim.next_event_time()
+            if target == math.inf:
+                break
+            sim.advance_to(min(target, limit))
+
+    def _some_agent_can_decide(self) -> bool:
+        """Whether some site's visible queue holds a task whose degree fits the most
+        free servers of any site ("task" degree mode)."""
+        sim = self.sim
+        most = max(sim.free_count)
+        if most < self._min_degree:
+            return False
+        Q, site, degree, min_degree = self.queue_len, self._task_site_list, self._task_degree_list, self._min_degree
+        seen = [0] * self.num_sites
+        for task in sim.queue:
+            s = site[task]
+            if seen[s] < Q:
+                seen[s] += 1
+                if (degree[task] or min_degree) <= most:
+                    return True
+        return False
+
     def _rebuild_queues(self) -> None:
         """Per-site views of the global queue (arrival order), their queueing-cost sums
         and every task row, from scratch (at reset)."""
@@ -1081,7 +1121,7 @@ class EdgeSitesEnv(ParallelEnv):
             np.multiply(busy, -self._inv_scale, out=rem_Sl)
             np.multiply(sim.group_size, 1.0 / self._max_degree, out=servers[:, 2])
             servers[:, 3:] = self._warm_one_hot[sim.warm_model]
-            np.divide(sim.free_count, self._site_size, out=free_V)
+            np.divide(sim.free_count, self._free_divisor, out=free_V)
         else:  # a few servers, as Python scalars
             busy_until, group_size, warm_model = sim.busy_until, sim.group_size, sim.warm_model
             inv_scale, inv_degree, one_hot = self._inv_scale, 1.0 / self._max_degree, self._warm_one_hot_rows

@@ -64,11 +64,15 @@ class EatEdgeEnv(gym.Env):
 
     **Episode end.** Terminated when every task of the episode (EAT-Edge-v0: 200) has
     arrived, been dispatched and every server is idle. Truncated when simulated time
-    reaches ``time_limit_s``, or by gymnasium's ``max_episode_steps``. At the end
-    ``info["episode_metrics"]`` holds mean/p50/p95/p99 response time, mean quality, SLO
-    attainment, throughput, utilisation, cold starts and invalid actions. Every step's
-    ``info["events"]`` lists ``(kind, time_s, task_id)`` for arrivals, dispatches and
-    completions.
+    reaches ``time_limit_s``, or by gymnasium's ``max_episode_steps``. When the env ends
+    the episode (terminated, or the time limit) ``info["episode_metrics"]`` holds
+    mean/p50/p95/p99 response time, mean quality, SLO attainment, throughput,
+    utilisation, cold starts and invalid actions; gymnasium's ``TimeLimit`` wrapper ends
+    it from outside, so after its truncation read ``env.unwrapped.episode_metrics()``.
+    The ids' step limits fit their own clocks: switching an event-driven id to ticks
+    (``decision_interval_s=0.1``) needs ``max_episode_steps`` of about ``time_limit_s /
+    0.1`` to simulate whole episodes. Every step's ``info["events"]`` lists
+    ``(kind, time_s, task_id)`` for arrivals, dispatches and completions.
 
     **Seeding.** ``reset(seed=s)`` draws the whole episode's workload from generators
     made from ``s``; the same seed and actions give the same trajectory.

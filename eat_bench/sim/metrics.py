@@ -122,7 +122,7 @@ def summarize(
         completion_rate=n / num_tasks if num_tasks else 0.0,
         slo_attainment=met / num_tasks if num_tasks else 0.0,
         throughput_per_s=n / makespan if makespan > 0 else 0.0,
-        utilisation=busy_server_seconds / (num_servers * makespan) if makespan > 0 else 0.0,
+        utilisation=busy_server_seconds / (num_servers * makespan) if makespan > 0 and num_servers > 0 else 0.0,
         invalid_actions=invalid_actions,
         makespan_s=makespan,
         **stats,

@@ -14,6 +14,7 @@ from pettingzoo.test import api_test, max_cycles_test, parallel_api_test, parall
 
 from eat_bench.envs import edge_sites_v0
 from eat_bench.envs.edge_sites_v0 import EdgeSitesEnv, make_scenario
+from eat_bench.scenarios import SiteSpec
 
 SMALL = dict(num_sites=3, servers_per_site=2, tasks_per_site=12)
 
@@ -231,6 +232,44 @@ def test_masks_follow_the_documented_rules(degree_mode):
             seen.add(flat[i].tobytes())
         _, _, _, _, infos = env.step(masked_actions(env, infos, rng))
     assert len(seen) > 10  # the masks did change over the episode
+
+
+def test_a_site_without_servers_only_offloads():
+    spec = make_scenario(num_sites=3, servers_per_site=4, tasks_per_site=20, load=0.3)
+    sites = (spec.cluster.sites[0], SiteSpec("relay", ()), spec.cluster.sites[2])
+    env = EdgeSitesEnv(scenario=replace(spec, cluster=replace(spec.cluster, sites=sites)))
+    rng = np.random.default_rng(2)
+    obs, infos = env.reset(seed=2)
+    offloaded = 0
+    while env.agents:
+        for agent in env.agents:
+            assert env.observation_space(agent).contains(obs[agent])
+        assert infos["site_1"]["action_mask"][1][0] == 0 or infos["site_1"]["action_mask"][0][1:].sum() == 0
+        obs, _, _, _, infos = env.step(masked_actions(env, infos, rng))
+        offloaded += infos.get("site_1", {}).get("dispatched_task", -1) >= 0
+    relay = env.site_metrics(1)
+    assert relay["utilisation"] == 0.0 and relay["completion_rate"] == 1.0
+    assert relay["dispatched"] == offloaded == relay["offloaded"] > 0  # all of them ran elsewhere
+    assert env.episode_metrics().completion_rate == 1.0
+
+
+def test_task_degree_mode_asks_only_when_some_agent_can_dispatch():
+    """With tasks fixing their degree, time stops only when a task in some agent's
+    visible queue fits some site's free servers (not one deeper in a queue)."""
+    spec = replace(
+        make_scenario(num_sites=3, servers_per_site=4, queue_len=1, load=0.3, tasks_per_site=60), degree_mode="task"
+    )
+    env = EdgeSitesEnv(scenario=spec)
+    rng = np.random.default_rng(0)
+    _, infos = env.reset(seed=0)
+    steps = 0
+    while env.agents:
+        sim = env.sim
+        can_dispatch = any(infos[a]["action_mask"][0][1:].any() for a in env.agents)
+        assert can_dispatch or sim.done or sim.now >= sim.config.time_limit_s or sim.next_event_time() == np.inf
+        _, _, _, _, infos = env.step(masked_actions(env, infos, rng))
+        steps += 1
+    assert env.episode_metrics().completion_rate == 1.0 and steps > 60
 
 
 # ---------------------------------------------------------------------- determinism

@@ -91,6 +91,12 @@ def test_zero_length_episode():
     assert m.completion_rate == 0.0 and m.slo_attainment == 0.0 and m.throughput_per_s == 0.0
 
 
+def test_no_servers_means_no_utilisation():
+    """Metrics of a subset with no servers of its own (a site that only offloads)."""
+    m = summarize(RECORDS, num_tasks=4, num_servers=0, busy_server_seconds=0.0, end_s=20.0)
+    assert m.utilisation == 0.0 and m.dispatched == 4
+
+
 def test_as_dict_has_every_field():
     m = summarize(RECORDS, num_tasks=4, num_servers=2, busy_server_seconds=10.0, end_s=0.0)
     d = m.as_dict()
