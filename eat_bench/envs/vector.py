@@ -153,7 +153,12 @@ class _CopiesVecEnv(VecEnv):
         if method_name == "action_masks":
             masks = self.action_masks()
             return [masks[k] for k in ids]
-        return [getattr(self._copies[k // self.num_agents], method_name)(*method_args, **method_kwargs) for k in ids]
+        # Once per copy (an env method such as reset must not run once per agent).
+        results = {
+            c: getattr(self._copies[c], method_name)(*method_args, **method_kwargs)
+            for c in sorted({k // self.num_agents for k in ids})
+        }
+        return [results[k // self.num_agents] for k in ids]
 
     def env_is_wrapped(self, wrapper_class: type, indices: VecEnvIndices = None) -> list[bool]:
         return [False for _ in self._get_indices(indices)]
@@ -173,7 +178,11 @@ class SharedPolicyVecEnv(_CopiesVecEnv):
             first = env_fn
             self.envs = [first] + [copy.deepcopy(first) for _ in range(copies - 1)]
         else:
-            self.envs = [env_fn() for _ in range(copies)]
+            self.envs = []
+            for _ in range(copies):
+                env = env_fn()
+                # A factory that hands back one instance would step it once per copy.
+                self.envs.append(copy.deepcopy(env) if any(env is e for e in self.envs) else env)
         self.agents = list(self.envs[0].possible_agents)
         self.num_agents = len(self.agents)
         obs_space, act_space = _shared_spaces(self.envs[0])

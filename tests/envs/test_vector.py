@@ -177,6 +177,31 @@ def test_instance_is_copied_not_shared():
     assert venv.envs[0] is env and venv.envs[1] is not env
 
 
+def test_a_factory_returning_one_instance_still_gives_independent_copies():
+    instance = make()()
+    shared = SharedPolicyVecEnv(lambda: instance, copies=2)
+    fresh = SharedPolicyVecEnv(make(), copies=2)
+    assert shared.envs[0] is instance and shared.envs[1] is not instance
+    for venv in (shared, fresh):
+        venv.seed(0)
+        venv.reset()
+    wait = np.zeros((4, 4), dtype=np.int64)
+    for _ in range(60):
+        out_shared, out_fresh = shared.step(wait), fresh.step(wait)
+        for a, b in zip(out_shared[:3], out_fresh[:3]):
+            assert np.array_equal(a, b)
+
+
+def test_env_method_runs_once_per_copy():
+    venv = SharedPolicyVecEnv(make(), copies=2)
+    venv.reset()
+    calls = []
+    for env in venv.envs:
+        env.count_call = lambda env=env: calls.append(env) or len(calls)
+    results = venv.env_method("count_call")
+    assert len(calls) == 2 and results == [1, 1, 2, 2]  # entry k gets its copy's result
+
+
 def _train(algo: str, backend: str, seed: int):
     from sb3_contrib import MaskablePPO
     from stable_baselines3 import PPO
