@@ -9,6 +9,8 @@ resolves traces and quality models into what the simulator runs.
 from __future__ import annotations
 
 import math
+import numbers
+import os
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -67,6 +69,16 @@ class SiteSpec:
     gpus: tuple[str, ...]
 
 
+def _is_int(value: object) -> bool:
+    """An integer (Python or numpy), not a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_real(value: object) -> bool:
+    """A finite real number (Python or numpy), not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _matrix(value: float | tuple[tuple[float, ...], ...], size: int, name: str) -> tuple[tuple[float, ...], ...]:
     if isinstance(value, (int, float)):
         return tuple(tuple(0.0 if i == j else float(value) for j in range(size)) for i in range(size))
@@ -123,30 +135,24 @@ class ClusterSpec:
 
     def resized(self, num_servers: int) -> ClusterSpec:
         """The same sites and GPU mix with ``num_servers`` servers in all: servers are
-        dealt to sites in turn, each site cycling through its own GPU list."""
-        if not isinstance(num_servers, int) or num_servers < 1:
+        dealt in turn to the sites that have GPUs, each cycling through its own list
+        (a site without servers stays without)."""
+        holders = [i for i, site in enumerate(self.sites) if site.gpus]
+        if not _is_int(num_servers) or num_servers < 1:
             raise ValueError(f"num_servers must be a positive integer, got {num_servers!r}")
-        if num_servers < self.num_sites:
+        if num_servers < len(holders):
             raise ValueError(
-                f"num_servers={num_servers} is fewer than the cluster's {self.num_sites} sites "
-                "(every site originates requests and needs a server)"
+                f"num_servers={num_servers} is fewer than the cluster's {len(holders)} sites with servers "
+                "(each keeps at least one)"
             )
         counts = [0] * self.num_sites
         for i in range(num_servers):
-            counts[i % self.num_sites] += 1
+            counts[holders[i % len(holders)]] += 1
         sites = tuple(
             SiteSpec(site.name, tuple(site.gpus[i % len(site.gpus)] for i in range(n)))
             for site, n in zip(self.sites, counts)
-            if n
         )
-        keep = len(sites)
-        latency = self.link_latency_s
-        bandwidth = self.link_bandwidth_mbps
-        if not isinstance(latency, (int, float)):
-            latency = tuple(row[:keep] for row in latency[:keep])
-        if not isinstance(bandwidth, (int, float)):
-            bandwidth = tuple(row[:keep] for row in bandwidth[:keep])
-        return ClusterSpec(sites, latency, bandwidth)
+        return ClusterSpec(sites, self.link_latency_s, self.link_bandwidth_mbps)
 
 
 @dataclass(frozen=True)
@@ -164,7 +170,7 @@ class WorkloadSpec:
 
     def with_total_rate(self, rate: float) -> WorkloadSpec:
         """Scale every stream so that the rates add up to ``rate`` requests per second."""
-        if not (isinstance(rate, (int, float)) and math.isfinite(rate) and rate > 0):
+        if not (_is_real(rate) and rate > 0):
             raise ValueError(f"arrival_rate must be a positive number of requests per second, got {rate!r}")
         scale = rate / self.total_rate
         streams = tuple(replace(s, arrivals=s.arrivals.with_rate(s.arrivals.mean_rate * scale)) for s in self.streams)
@@ -216,7 +222,7 @@ class ScenarioSpec:
             spec = replace(spec, workload=spec.workload.with_total_rate(changes.pop("arrival_rate")))
         if "num_tasks" in changes:
             num_tasks = changes.pop("num_tasks")
-            if not isinstance(num_tasks, int) or num_tasks < 1:
+            if not _is_int(num_tasks) or num_tasks < 1:
                 raise ValueError(f"{self.id}: num_tasks must be a positive integer, got {num_tasks!r}")
             spec = replace(
                 spec,
@@ -225,7 +231,10 @@ class ScenarioSpec:
                 ),
             )
         if "degrees" in changes:
-            changes["degrees"] = tuple(changes["degrees"])
+            degrees = changes["degrees"]
+            if isinstance(degrees, (str, bytes)) or not hasattr(degrees, "__iter__"):
+                raise ValueError(f"{self.id}: degrees must be a sequence of integers, e.g. (1, 2, 4), got {degrees!r}")
+            changes["degrees"] = tuple(degrees)
         spec = replace(spec, **changes)
         spec.validate()
         return spec
@@ -237,6 +246,11 @@ class ScenarioSpec:
         from eat_bench.sim.quality import QUALITY_MODELS
 
         where = self.id
+        for name in ("reward", "action_mode", "obs_mode", "degree_mode", "quality", "placement"):
+            if not isinstance(getattr(self, name), str):
+                raise ValueError(f"{where}: {name} must be a string, got {getattr(self, name)!r}")
+        if not isinstance(self.trace, (str, os.PathLike)):
+            raise ValueError(f"{where}: trace must be a shipped trace name or a CSV path, got {self.trace!r}")
         if self.reward not in REWARD_PRESETS:
             raise ValueError(f"{where}: unknown reward preset {self.reward!r}; choose from {sorted(REWARD_PRESETS)}")
         if self.action_mode not in ACTION_MODES:
@@ -249,11 +263,11 @@ class ScenarioSpec:
             raise ValueError(f"{where}: unknown quality model {self.quality!r}; choose from {QUALITY_MODELS}")
         if self.placement not in ("paper", "edge"):
             raise ValueError(f"{where}: placement must be 'paper' or 'edge', got {self.placement!r}")
-        if not isinstance(self.queue_len, int) or self.queue_len < 1:
+        if not _is_int(self.queue_len) or self.queue_len < 1:
             raise ValueError(f"{where}: queue_len must be a positive integer, got {self.queue_len!r}")
         if (
             not self.degrees
-            or any(not isinstance(k, int) or k < 1 for k in self.degrees)
+            or any(not _is_int(k) or k < 1 for k in self.degrees)
             or list(self.degrees) != sorted(set(self.degrees))
         ):
             raise ValueError(
@@ -265,23 +279,35 @@ class ScenarioSpec:
                 f"{where}: degree {self.degrees[-1]} needs a site with {self.degrees[-1]} servers, but the largest "
                 f"site has {largest_site}; pass degrees= with smaller values or more servers"
             )
-        if not isinstance(self.max_steps, int) or self.max_steps < 1:
+        if not _is_int(self.max_steps) or self.max_steps < 1:
             raise ValueError(f"{where}: max_steps must be a positive integer, got {self.max_steps!r}")
         if not self.step_levels or any(not 1 <= s <= self.max_steps for s in self.step_levels):
             raise ValueError(f"{where}: step_levels must lie in 1..{self.max_steps}, got {self.step_levels!r}")
         if self.decision_interval_s is not None and not (
-            isinstance(self.decision_interval_s, (int, float)) and self.decision_interval_s > 0
+            _is_real(self.decision_interval_s) and self.decision_interval_s > 0
         ):
-            raise ValueError(f"{where}: decision_interval_s must be positive or None, got {self.decision_interval_s!r}")
+            raise ValueError(
+                f"{where}: decision_interval_s must be a positive finite number of seconds or None, "
+                f"got {self.decision_interval_s!r}"
+            )
         penalty = self.invalid_penalty
         if penalty is not None and (
             isinstance(penalty, bool) or not isinstance(penalty, (int, float)) or not math.isfinite(penalty)
         ):
             raise ValueError(f"{where}: invalid_penalty must be a finite number or None, got {penalty!r}")
-        if not (isinstance(self.time_limit_s, (int, float)) and self.time_limit_s > 0):
-            raise ValueError(f"{where}: time_limit_s must be positive, got {self.time_limit_s!r}")
+        if not (_is_real(self.time_limit_s) and self.time_limit_s > 0):
+            raise ValueError(
+                f"{where}: time_limit_s must be a positive finite number of seconds, got {self.time_limit_s!r}"
+            )
         if self.workload.num_tasks < 1 or not 0 <= self.workload.initial_queue <= self.workload.num_tasks:
             raise ValueError(f"{where}: need num_tasks >= 1 and 0 <= initial_queue <= num_tasks")
+        classes = len(self.workload.classes)
+        for stream in self.workload.streams:
+            if not stream.classes or any(not (_is_int(c) and 0 <= c < classes) for c in stream.classes):
+                raise ValueError(
+                    f"{where}: the stream at site {stream.site} draws from classes {stream.classes}; "
+                    f"they must be indices into the scenario's {classes} request classes"
+                )
         for stream in self.workload.streams:
             if not 0 <= stream.site < self.cluster.num_sites:
                 raise ValueError(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from eat_bench.scenarios import (
@@ -119,6 +120,17 @@ def test_every_override_name_is_accepted():
         (dict(decision_interval_s=0.0), ["decision_interval_s"]),
         (dict(time_limit_s=-5.0), ["time_limit_s"]),
         (dict(time_limit_s=float("nan")), ["time_limit_s"]),
+        (dict(time_limit_s=float("inf")), ["time_limit_s"]),
+        (dict(decision_interval_s=float("inf")), ["decision_interval_s"]),
+        (dict(decision_interval_s=True), ["decision_interval_s"]),
+        (dict(num_tasks=True), ["num_tasks"]),
+        (dict(queue_len=True), ["queue_len"]),
+        (dict(num_servers=True), ["num_servers"]),
+        (dict(arrival_rate=True), ["arrival_rate"]),
+        (dict(degrees=4), ["degrees", "sequence"]),
+        (dict(degrees=(True, 2)), ["degrees"]),
+        (dict(reward=["x"]), ["reward must be a string"]),
+        (dict(trace=5), ["trace must be"]),
     ],
 )
 def test_bad_overrides_fail_clearly(overrides, fragments):
@@ -240,3 +252,21 @@ def test_specs_are_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         spec.reward = "latency"  # type: ignore[misc]
     assert isinstance(spec, ScenarioSpec)
+
+
+def test_numpy_integers_are_accepted_where_integers_are():
+    spec = get_scenario("EAT-Edge-v0").with_overrides(
+        num_tasks=np.int64(12), queue_len=np.int32(4), num_servers=np.int64(8), degrees=(np.int64(1), np.int64(2))
+    )
+    assert spec.workload.num_tasks == 12 and spec.queue_len == 4
+    assert spec.cluster.num_servers == 8 and spec.degrees == (1, 2)
+
+
+def test_resizing_keeps_a_site_without_servers():
+    edge = get_scenario("EAT-Edge-v0").cluster
+    cluster = ClusterSpec((edge.sites[0], SiteSpec("relay", ()), edge.sites[1]))
+    resized = cluster.resized(7)
+    assert [len(site.gpus) for site in resized.sites] == [4, 0, 3]
+    assert resized.sites[1].name == "relay"
+    with pytest.raises(ValueError, match="2 sites with servers"):
+        cluster.resized(1)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import math
+import numbers
 import os
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -48,9 +49,19 @@ class ArrivalProcess(Protocol):
     def sample_times(self, rng: np.random.Generator, count: int) -> np.ndarray: ...
 
 
+def _is_number(value: object) -> bool:
+    """A finite real number, Python or numpy (bools are not numbers here)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _check_rate(name: str, rate: float) -> None:
-    if not (isinstance(rate, (int, float)) and math.isfinite(rate) and rate > 0):
+    if not (_is_number(rate) and rate > 0 and math.isfinite(1.0 / rate)):
         raise ValueError(f"{name}: rate must be a positive finite number of requests/s, got {rate!r}")
+
+
+def _check_positive(name: str, field: str, value: float) -> None:
+    if not (_is_number(value) and value > 0):
+        raise ValueError(f"{name}: {field} must be a positive finite number, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -87,6 +98,7 @@ class SlottedBernoulliArrivals:
 
     def __post_init__(self) -> None:
         _check_rate("SlottedBernoulliArrivals", self.rate)
+        _check_positive("SlottedBernoulliArrivals", "slot_s", self.slot_s)
         if not 0 < self.rate * self.slot_s <= 1:
             raise ValueError(
                 f"SlottedBernoulliArrivals: rate * slot_s must lie in (0, 1], got {self.rate} * {self.slot_s}"
@@ -119,10 +131,11 @@ class DiurnalArrivals:
 
     def __post_init__(self) -> None:
         _check_rate("DiurnalArrivals", self.rate)
-        if not 0 <= self.amplitude <= 1:
-            raise ValueError(f"DiurnalArrivals: amplitude must lie in [0, 1], got {self.amplitude}")
-        if not self.period_s > 0:
-            raise ValueError(f"DiurnalArrivals: period_s must be positive, got {self.period_s}")
+        if not (_is_number(self.amplitude) and 0 <= self.amplitude <= 1):
+            raise ValueError(f"DiurnalArrivals: amplitude must lie in [0, 1], got {self.amplitude!r}")
+        _check_positive("DiurnalArrivals", "period_s", self.period_s)
+        if not _is_number(self.peak_s):
+            raise ValueError(f"DiurnalArrivals: peak_s must be a finite number of seconds, got {self.peak_s!r}")
 
     @property
     def mean_rate(self) -> float:
@@ -163,10 +176,10 @@ class BurstyArrivals:
 
     def __post_init__(self) -> None:
         _check_rate("BurstyArrivals", self.rate)
-        if not self.burst_factor >= 1:
-            raise ValueError(f"BurstyArrivals: burst_factor must be >= 1, got {self.burst_factor}")
-        if not (self.calm_s > 0 and self.burst_s > 0):
-            raise ValueError("BurstyArrivals: calm_s and burst_s must be positive")
+        if not (_is_number(self.burst_factor) and self.burst_factor >= 1):
+            raise ValueError(f"BurstyArrivals: burst_factor must be a finite number >= 1, got {self.burst_factor!r}")
+        _check_positive("BurstyArrivals", "calm_s", self.calm_s)
+        _check_positive("BurstyArrivals", "burst_s", self.burst_s)
 
     @property
     def mean_rate(self) -> float:
@@ -187,10 +200,12 @@ class BurstyArrivals:
         have, now, phase = 0, 0.0, 0
         while have < count:
             end = now + rng.exponential(dwell[phase])
-            # Arrivals in [now, end): a Poisson count, placed uniformly.
-            n = min(int(rng.poisson(rates[phase] * (end - now))), count - have)
-            out[have : have + n] = np.sort(rng.uniform(now, end, size=n))
-            have += n
+            # Arrivals in [now, end): a Poisson count placed uniformly, of which the
+            # earliest are kept when the episode needs fewer.
+            n = int(rng.poisson(rates[phase] * (end - now)))
+            times = np.sort(rng.uniform(now, end, size=n))[: count - have]
+            out[have : have + times.size] = times
+            have += times.size
             now, phase = end, 1 - phase
         return out
 
@@ -203,25 +218,34 @@ def _read_replay(path: str) -> tuple[float, ...]:
 
 @lru_cache(maxsize=16)
 def _read_replay_cached(path: str, mtime_ns: int, size: int) -> tuple[float, ...]:
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:  # -sig: a BOM is not part of the header
+            return _parse_replay(path, csv.DictReader(handle))
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+
+
+def _parse_replay(path: str, reader: csv.DictReader) -> tuple[float, ...]:
+    header = reader.fieldnames
+    if header is None or "time_s" not in header:
+        raise ValueError(f"{path}: row 1: missing column 'time_s' (found {header})")
+    if header.count("time_s") > 1:
+        raise ValueError(f"{path}: row 1: column 'time_s' appears more than once")
     times: list[float] = []
-    with open(path, newline="") as handle:
-        reader = csv.DictReader(handle)
-        if reader.fieldnames is None or "time_s" not in reader.fieldnames:
-            raise ValueError(f"{path}: row 1: missing column 'time_s' (found {reader.fieldnames})")
-        previous = 0.0
-        for row_number, row in enumerate(reader, start=2):
-            try:
-                value = float(row["time_s"])
-            except (TypeError, ValueError):
-                raise ValueError(
-                    f"{path}: row {row_number}: column 'time_s': not a number: {row['time_s']!r}"
-                ) from None
-            if not math.isfinite(value) or value < previous:
-                raise ValueError(
-                    f"{path}: row {row_number}: column 'time_s': must be finite and non-decreasing, got {value}"
-                )
-            times.append(value)
-            previous = value
+    previous = 0.0
+    for row_number, row in enumerate(reader, start=2):
+        if None in row:
+            raise ValueError(f"{path}: row {row_number}: more cells than the header's {len(header)}")
+        try:
+            value = float(row["time_s"])
+        except (TypeError, ValueError):
+            raise ValueError(f"{path}: row {row_number}: column 'time_s': not a number: {row['time_s']!r}") from None
+        if not math.isfinite(value) or value < previous:
+            raise ValueError(
+                f"{path}: row {row_number}: column 'time_s': must be finite and non-decreasing, got {value}"
+            )
+        times.append(value)
+        previous = value
     if not times:
         raise ValueError(f"{path}: no arrival rows")
     return tuple(times)
@@ -277,8 +301,13 @@ class FixedArrivals:
     pad_s: float = 1e9
 
     def __post_init__(self) -> None:
-        if any(b < a for a, b in zip(self.times, self.times[1:])) or any(t < 0 for t in self.times):
-            raise ValueError(f"FixedArrivals: times must be non-negative and sorted, got {self.times}")
+        times = self.times
+        if not all(_is_number(t) and t >= 0 for t in times) or any(b < a for a, b in zip(times, times[1:])):
+            raise ValueError(f"FixedArrivals: times must be finite, non-negative and sorted, got {times}")
+        if not (_is_number(self.pad_s) and self.pad_s >= (times[-1] if times else 0.0)):
+            raise ValueError(
+                f"FixedArrivals: pad_s must be a finite time at or after the last given time, got {self.pad_s!r}"
+            )
 
     @property
     def mean_rate(self) -> float:
@@ -306,12 +335,12 @@ class RequestClass:
     weight: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.width <= 0 or self.height <= 0:
-            raise ValueError(f"RequestClass {self.model}: width and height must be positive")
-        if not self.slo_s > 0:
-            raise ValueError(f"RequestClass {self.model}: slo_s must be positive, got {self.slo_s}")
-        if not self.weight > 0:
-            raise ValueError(f"RequestClass {self.model}: weight must be positive, got {self.weight}")
+        for field in ("width", "height"):
+            value = getattr(self, field)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+                raise ValueError(f"RequestClass {self.model}: {field} must be a positive integer, got {value!r}")
+        _check_positive(f"RequestClass {self.model}", "slo_s", self.slo_s)
+        _check_positive(f"RequestClass {self.model}", "weight", self.weight)
 
     @property
     def pixels(self) -> int:
@@ -359,6 +388,10 @@ def generate_requests(
     """
     if num_tasks <= 0:
         raise ValueError(f"num_tasks must be positive, got {num_tasks}")
+    if not 0 <= initial_queue <= num_tasks:
+        raise ValueError(f"initial_queue must lie in 0..num_tasks ({num_tasks}), got {initial_queue}")
+    if not streams:
+        raise ValueError("generate_requests needs at least one stream")
     later = max(num_tasks - initial_queue, 0)
     if len(streams) == 1:
         times = streams[0].arrivals.sample_times(rng, later) if later else np.empty(0)

@@ -9,6 +9,7 @@ from eat_bench.sim.workload import (
     ArrivalProcess,
     BurstyArrivals,
     DiurnalArrivals,
+    FixedArrivals,
     PoissonArrivals,
     ReplayArrivals,
     RequestBatch,
@@ -99,11 +100,33 @@ def test_slotted_p_one_is_every_slot():
         lambda: BurstyArrivals(1.0, burst_factor=0.5),
         lambda: BurstyArrivals(1.0, calm_s=0.0),
         lambda: BurstyArrivals(-2.0),
+        lambda: PoissonArrivals(True),
+        lambda: PoissonArrivals(1e-320),  # its mean gap overflows
+        lambda: SlottedBernoulliArrivals(1.0, slot_s=float("nan")),
+        lambda: DiurnalArrivals(1.0, peak_s=float("nan")),  # used to loop forever in sample_times
+        lambda: DiurnalArrivals(1.0, peak_s="noon"),
+        lambda: BurstyArrivals(1.0, burst_s=float("inf")),
+        lambda: FixedArrivals((0.0, float("nan"), 1.0)),
+        lambda: FixedArrivals((5.0, 10.0), pad_s=1.0),  # padding before the last time: unsorted
+        lambda: FixedArrivals((1.0,), pad_s=float("nan")),
+        lambda: RequestClass("sd15", 512, 512, slo_s=float("inf")),
+        lambda: RequestClass("sd15", True, 512, slo_s=5.0),
     ],
 )
 def test_invalid_parameters(make):
     with pytest.raises(ValueError):
         make()
+
+
+def test_bursty_keeps_the_earliest_arrivals_of_a_phase():
+    """With burst_factor 1 the process is Poisson whatever the phases: the first of 5
+    arrivals at 10/s comes after about 0.1 s, even in phases of 1000 s (it used to be
+    spread uniformly over the whole phase)."""
+    process = BurstyArrivals(10.0, burst_factor=1.0, calm_s=1000.0, burst_s=1000.0)
+    firsts = [process.sample_times(np.random.default_rng(seed), 5)[0] for seed in range(400)]
+    assert np.mean(firsts) == pytest.approx(0.1, rel=0.2)
+    times = process.sample_times(np.random.default_rng(0), 5000)
+    assert np.all(np.diff(times) >= 0) and np.mean(np.diff(times)) == pytest.approx(0.1, rel=0.1)
 
 
 def test_diurnal_rate_shape():
@@ -175,6 +198,8 @@ def test_replay_reads_and_repeats(tmp_path):
         ("t\n1.0\n", ["row 1", "missing column 'time_s'"]),
         ("time_s\n", ["no arrival rows"]),
         ("", ["row 1", "missing column 'time_s'"]),
+        ("time_s,time_s\n1.0,2.0\n", ["row 1", "more than once"]),
+        ("time_s\n1.0\n2.0,3.0\n", ["row 3", "more cells"]),
     ],
 )
 def test_replay_bad_files(tmp_path, text, fragments):
@@ -185,6 +210,16 @@ def test_replay_bad_files(tmp_path, text, fragments):
     assert path in message
     for fragment in fragments:
         assert fragment in message
+
+
+def test_replay_encodings(tmp_path):
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes("time_s\n1.0\n2.0\n".encode("utf-8-sig"))
+    assert ReplayArrivals(str(bom)).sample_times(np.random.default_rng(0), 2).tolist() == [1.0, 2.0]
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(b"time_s\n1.0\n# caf\xe9\n")
+    with pytest.raises(ValueError, match="latin.csv: not UTF-8"):
+        ReplayArrivals(str(latin))
 
 
 def test_replay_missing_file_and_bad_scale(tmp_path):
@@ -257,6 +292,14 @@ def test_generate_requests_degree_draw():
     assert set(np.flatnonzero(counts).tolist()) == {1, 2, 4, 8}
     for k in (1, 2, 4, 8):
         assert counts[k] / n == pytest.approx(0.25, abs=5 * np.sqrt(0.25 * 0.75 / n))
+
+
+def test_generate_requests_rejects_a_larger_initial_queue_than_tasks():
+    streams = (StreamSpec(0, PoissonArrivals(1.0), (0,)),)
+    with pytest.raises(ValueError, match="initial_queue"):
+        generate_requests(np.random.default_rng(0), streams, (1.0,), num_tasks=3, initial_queue=5)
+    with pytest.raises(ValueError, match="at least one stream"):
+        generate_requests(np.random.default_rng(0), (), (1.0,), num_tasks=3)
 
 
 def test_generate_requests_rejects_no_tasks():
