@@ -36,6 +36,9 @@ EMPTY_SLOT = "empty slot"
 PLACEMENTS = ("paper", "edge")
 RAW_IMAGE_BYTES_PER_PIXEL = 3
 """An image travels back as raw 8-bit RGB: width * height * 3 bytes."""
+TICK_SLACK = 1e-6
+"""In tick mode, events up to this fraction of a tick after a tick boundary (float
+rounding of sums such as start + load + steps x step time) happen at that tick."""
 
 
 @dataclass(frozen=True)
@@ -404,12 +407,15 @@ class Simulator:
         interval = self.config.decision_interval_s
         if interval is not None:
             # Time moves only by ticks in this mode, so now == _tick * interval exactly.
+            # An event a rounding error past the tick (2.2 + 30.2 = 32.400000000000006
+            # against 324 * 0.1 = 32.4) belongs to this tick, not the next.
             self._tick += 1
             target = self._tick * interval
-            if self.next_event_time() > target:
+            slack = TICK_SLACK * interval
+            if self.next_event_time() > target + slack:
                 self._accrue(target)  # a quiet tick: nothing arrives or completes
             else:
-                self.advance_to(target)
+                self.advance_to(target, slack)
             return
         target = self.next_event_time()
         if target == math.inf:
@@ -429,23 +435,25 @@ class Simulator:
                 break
             self.advance_to(min(target, limit))
 
-    def advance_to(self, t: float) -> None:
-        """Process every arrival and completion up to time ``t`` (in time order)."""
+    def advance_to(self, t: float, slack: float = 0.0) -> None:
+        """Process every arrival and completion up to time ``t`` (in time order), and
+        those at most ``slack`` later as if at ``t``; the clock ends at ``t``."""
         arrival = self.task_arrival
         heap = self._heap
         n = len(arrival)
+        limit = t + slack
         while True:
             next_arrival = arrival[self._next_arrival] if self._next_arrival < n else math.inf
             next_completion = heap[0][0] if heap else math.inf
             if next_completion <= next_arrival:
-                if next_completion > t:
+                if next_completion > limit:
                     break
-                self._accrue(next_completion)
+                self._accrue(min(next_completion, t))
                 self._complete(heapq.heappop(heap))
             else:
-                if next_arrival > t:
+                if next_arrival > limit:
                     break
-                self._accrue(next_arrival)
+                self._accrue(min(next_arrival, t))
                 self._arrive_until(next_arrival)
         self._accrue(t)
 
@@ -476,8 +484,10 @@ class Simulator:
         site = self._site_of[members[0]]
         free = self._free[site]
         rank = self._rank
+        busy_until, now = self.busy_until, self.now
         for server in members:
             bisect.insort(free, server, key=rank.__getitem__)
+            busy_until[server] = now  # free from now (a tick may complete it a rounding error early)
         self.free_count[site] += len(members)
         self.changed_servers.update(members)
         self.warm.release(group)

@@ -428,6 +428,32 @@ def test_tick_mode_with_dispatch_keeps_ticking(trace):
     assert sim.now == 2 * 0.1
 
 
+def test_tick_mode_frees_servers_at_the_tick_their_work_ends():
+    """A completion lands on the first tick at or after its finish time, even when float
+    rounding puts the finish a hair past the boundary (2.2 + 30.2 = 32.400000000000006
+    used to free the servers a tick late, at 32.5)."""
+    spec = get_scenario("EAT-Paper-v0").with_overrides(num_tasks=60)
+    sim = Simulator(spec.sim_config())
+    sim.reset(1)
+    steps = 1
+    finish = {}
+    completions = 0
+    while not sim.done and sim.now < spec.time_limit_s:
+        record = sim.dispatch(0, 0, steps)
+        if type(record) is not str:
+            finish[record.task_id] = record.finish_s
+            steps = steps % 32 + 1
+            continue
+        sim.wait()
+        tick = round(sim.now / 0.1)
+        for kind, _, task in sim.events:
+            if kind == "complete":
+                assert tick == math.ceil(finish[task] / 0.1 - 1e-6), (task, finish[task], sim.now)
+                completions += 1
+        sim.events.clear()
+    assert completions >= 20
+
+
 def test_tick_mode_slotted_arrivals_land_on_ticks():
     spec = get_scenario("EAT-Paper-v0").with_overrides(num_tasks=20)
     sim = Simulator(spec.sim_config())
