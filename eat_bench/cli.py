@@ -83,15 +83,23 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     import eat_bench  # noqa: F401  (registers the ids)
     from eat_bench.baselines.heuristics import make_heuristic, run_episode
+    from eat_bench.scenarios import SCENARIOS
 
+    if args.env not in SCENARIOS:
+        print(f"eat-bench run: unknown env {args.env!r}; ids: {', '.join(SCENARIOS)}", file=sys.stderr)
+        return 2
     overrides = dict(args.set or [])
     try:
         env = gym.make(args.env, **overrides)
         agent = make_heuristic(args.agent, env)
-    except ValueError as err:
+    except (ValueError, TypeError, gym.error.Error) as err:
         print(f"eat-bench run: {err}", file=sys.stderr)
         return 2
-    results = [run_episode(env, agent, args.seed + i) for i in range(args.episodes)]
+    try:
+        results = [run_episode(env, agent, args.seed + i) for i in range(args.episodes)]
+    except gym.error.Error as err:  # e.g. --set render_mode=human without pygame
+        print(f"eat-bench run: {err}", file=sys.stderr)
+        return 2
     keys = [k for k, _ in _SHOWN_METRICS]
     header = ["seed", *[label for _, label in _SHOWN_METRICS]]
     rows = [[str(args.seed + i), *[_fmt(r[k]) for k in keys]] for i, r in enumerate(results)]
@@ -105,11 +113,20 @@ def cmd_run(args: argparse.Namespace) -> int:
             ],
         ]
     )
-    print(f"{args.env} / {args.agent} / {args.episodes} episode(s) from seed {args.seed}")
-    print(_table(header, rows))
+    # With --json, stdout is the JSON document alone (the table goes to stderr).
+    table = sys.stderr if args.json else sys.stdout
+    print(f"{args.env} / {args.agent} / {args.episodes} episode(s) from seed {args.seed}", file=table)
+    print(_table(header, rows), file=table)
     if args.json:
-        print(json.dumps({"env": args.env, "agent": args.agent, "episodes": results}, indent=2))
+        payload = {"env": args.env, "agent": args.agent, "episodes": [_json_safe(r) for r in results]}
+        print(json.dumps(payload, indent=2, allow_nan=False))
     return 0
+
+
+def _json_safe(metrics: dict) -> dict:
+    """NaN / inf (e.g. the mean response of an episode that dispatched nothing) as null:
+    strict JSON has no NaN."""
+    return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in metrics.items()}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -129,7 +146,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="make-time override, e.g. --set reward=latency --set 'degrees=[1,2]'",
     )
-    run.add_argument("--json", action="store_true", help="also print every episode's metrics as JSON")
+    run.add_argument(
+        "--json",
+        action="store_true",
+        help="print every episode's metrics as JSON on stdout (the table then goes to stderr)",
+    )
     run.set_defaults(func=cmd_run)
     return parser
 
@@ -138,6 +159,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, "episodes", 1) < 1:
         print("eat-bench run: --episodes must be at least 1", file=sys.stderr)
+        return 2
+    if getattr(args, "seed", 0) < 0:
+        print("eat-bench run: --seed must be a non-negative integer", file=sys.stderr)
         return 2
     try:
         return args.func(args)

@@ -37,11 +37,11 @@ def test_run_prints_one_row_per_episode_and_a_mean(capsys):
         ]
     )
     assert code == 0
-    out = capsys.readouterr().out
-    lines = out.splitlines()
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()  # with --json the table goes to stderr
     assert lines[0] == "EAT-Paper-v0 / fcfs / 2 episode(s) from seed 3"
     assert lines[3].split()[0] == "3" and lines[4].split()[0] == "4" and lines[5].split()[0] == "mean"
-    payload = json.loads(out[out.index("{") :])
+    payload = json.loads(captured.out)  # stdout is the JSON document alone
     assert [e["num_tasks"] for e in payload["episodes"]] == [32, 32]
     assert all(e["dispatched"] == 32 for e in payload["episodes"])
 
@@ -53,6 +53,10 @@ def test_run_prints_one_row_per_episode_and_a_mean(capsys):
         (["run", "--agent", "oracle"], "unknown agent 'oracle'"),
         (["run", "--set", "arrival_rate=-1"], "arrival_rate must be a positive number"),
         (["run", "--episodes", "0"], "--episodes must be at least 1"),
+        (["run", "--seed", "-1"], "--seed must be a non-negative integer"),
+        (["run", "--env", "Nope-v0"], "unknown env 'Nope-v0'"),
+        (["run", "--env", "CartPole-v1"], "unknown env 'CartPole-v1'"),
+        (["run", "--set", "max_episode_steps=abc"], "eat-bench run:"),
     ],
 )
 def test_run_rejects_bad_input_with_a_clear_message(capsys, argv, message):
@@ -72,3 +76,11 @@ def test_a_closed_pipe_ends_quietly():
         code = proc.wait(timeout=60)
     assert "Traceback" not in err and "BrokenPipeError" not in err, err
     assert code == 141
+
+
+def test_json_output_is_strict_json_even_with_nan_metrics(capsys):
+    """An episode that dispatches nothing has no mean response (NaN): null in JSON."""
+    argv = ["run", "--agent", "fcfs", "--episodes", "1", "--set", "time_limit_s=0.01", "--json"]
+    assert main(argv) == 0
+    episode = json.loads(capsys.readouterr().out)["episodes"][0]
+    assert episode["dispatched"] == 0 and episode["mean_response_s"] is None

@@ -128,7 +128,14 @@ class WarmFirstAgent(_KeyedAgent):
 
 
 class GreedyAgent(HeuristicAgent):
-    """The paper's greedy: the best one-step reward over tasks x degrees x step levels."""
+    """The paper's greedy: the best one-step reward over tasks x degrees x step levels.
+
+    The estimate is the preset's reward for the dispatch itself (the paper's tick
+    semantics, where a dispatch does not move the clock). In event mode the env also
+    charges the queueing cost accrued while the clock then advances to the next
+    decision, which the estimate leaves out, so greedy can pick a dispatch whose step
+    reward is lower than another's. Only ``step_levels`` are tried (the continuous
+    action space would allow every step count)."""
 
     def decide(self):
         sim = self.sim
