@@ -9,11 +9,11 @@ resolves traces and quality models into what the simulator runs.
 from __future__ import annotations
 
 import math
-import numbers
 import os
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from eat_bench.sim.checks import is_int, is_real
 from eat_bench.sim.workload import (
     BurstyArrivals,
     DiurnalArrivals,
@@ -67,16 +67,6 @@ class SiteSpec:
 
     name: str
     gpus: tuple[str, ...]
-
-
-def _is_int(value: object) -> bool:
-    """An integer (Python or numpy), not a bool."""
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _is_real(value: object) -> bool:
-    """A finite real number (Python or numpy), not a bool."""
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _matrix(value: float | tuple[tuple[float, ...], ...], size: int, name: str) -> tuple[tuple[float, ...], ...]:
@@ -138,7 +128,7 @@ class ClusterSpec:
         dealt in turn to the sites that have GPUs, each cycling through its own list
         (a site without servers stays without)."""
         holders = [i for i, site in enumerate(self.sites) if site.gpus]
-        if not _is_int(num_servers) or num_servers < 1:
+        if not is_int(num_servers) or num_servers < 1:
             raise ValueError(f"num_servers must be a positive integer, got {num_servers!r}")
         if num_servers < len(holders):
             raise ValueError(
@@ -170,7 +160,7 @@ class WorkloadSpec:
 
     def with_total_rate(self, rate: float) -> WorkloadSpec:
         """Scale every stream so that the rates add up to ``rate`` requests per second."""
-        if not (_is_real(rate) and rate > 0):
+        if not (is_real(rate) and rate > 0):
             raise ValueError(f"arrival_rate must be a positive number of requests per second, got {rate!r}")
         scale = rate / self.total_rate
         streams = tuple(replace(s, arrivals=s.arrivals.with_rate(s.arrivals.mean_rate * scale)) for s in self.streams)
@@ -222,7 +212,7 @@ class ScenarioSpec:
             spec = replace(spec, workload=spec.workload.with_total_rate(changes.pop("arrival_rate")))
         if "num_tasks" in changes:
             num_tasks = changes.pop("num_tasks")
-            if not _is_int(num_tasks) or num_tasks < 1:
+            if not is_int(num_tasks) or num_tasks < 1:
                 raise ValueError(f"{self.id}: num_tasks must be a positive integer, got {num_tasks!r}")
             spec = replace(
                 spec,
@@ -263,11 +253,11 @@ class ScenarioSpec:
             raise ValueError(f"{where}: unknown quality model {self.quality!r}; choose from {QUALITY_MODELS}")
         if self.placement not in ("paper", "edge"):
             raise ValueError(f"{where}: placement must be 'paper' or 'edge', got {self.placement!r}")
-        if not _is_int(self.queue_len) or self.queue_len < 1:
+        if not is_int(self.queue_len) or self.queue_len < 1:
             raise ValueError(f"{where}: queue_len must be a positive integer, got {self.queue_len!r}")
         if (
             not self.degrees
-            or any(not _is_int(k) or k < 1 for k in self.degrees)
+            or any(not is_int(k) or k < 1 for k in self.degrees)
             or list(self.degrees) != sorted(set(self.degrees))
         ):
             raise ValueError(
@@ -279,23 +269,21 @@ class ScenarioSpec:
                 f"{where}: degree {self.degrees[-1]} needs a site with {self.degrees[-1]} servers, but the largest "
                 f"site has {largest_site}; pass degrees= with smaller values or more servers"
             )
-        if not _is_int(self.max_steps) or self.max_steps < 1:
+        if not is_int(self.max_steps) or self.max_steps < 1:
             raise ValueError(f"{where}: max_steps must be a positive integer, got {self.max_steps!r}")
         if not self.step_levels or any(not 1 <= s <= self.max_steps for s in self.step_levels):
             raise ValueError(f"{where}: step_levels must lie in 1..{self.max_steps}, got {self.step_levels!r}")
         if self.decision_interval_s is not None and not (
-            _is_real(self.decision_interval_s) and self.decision_interval_s > 0
+            is_real(self.decision_interval_s) and self.decision_interval_s > 0
         ):
             raise ValueError(
                 f"{where}: decision_interval_s must be a positive finite number of seconds or None, "
                 f"got {self.decision_interval_s!r}"
             )
         penalty = self.invalid_penalty
-        if penalty is not None and (
-            isinstance(penalty, bool) or not isinstance(penalty, (int, float)) or not math.isfinite(penalty)
-        ):
+        if penalty is not None and not is_real(penalty):
             raise ValueError(f"{where}: invalid_penalty must be a finite number or None, got {penalty!r}")
-        if not (_is_real(self.time_limit_s) and self.time_limit_s > 0):
+        if not (is_real(self.time_limit_s) and self.time_limit_s > 0):
             raise ValueError(
                 f"{where}: time_limit_s must be a positive finite number of seconds, got {self.time_limit_s!r}"
             )
@@ -303,7 +291,7 @@ class ScenarioSpec:
             raise ValueError(f"{where}: need num_tasks >= 1 and 0 <= initial_queue <= num_tasks")
         classes = len(self.workload.classes)
         for stream in self.workload.streams:
-            if not stream.classes or any(not (_is_int(c) and 0 <= c < classes) for c in stream.classes):
+            if not stream.classes or any(not (is_int(c) and 0 <= c < classes) for c in stream.classes):
                 raise ValueError(
                     f"{where}: the stream at site {stream.site} draws from classes {stream.classes}; "
                     f"they must be indices into the scenario's {classes} request classes"

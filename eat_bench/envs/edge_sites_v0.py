@@ -745,7 +745,8 @@ class EdgeSitesEnv(ParallelEnv):
         self._invalid_counts = [0] * S
         self._conflict_counts = [0] * S
         self._cycles = 0
-        self._settle()
+        sim.settle()
+        self._settle_visible()
         self.agents = self.possible_agents[:]
         self._live_keys = frozenset(self.agents)
         self._started = True
@@ -827,9 +828,11 @@ class EdgeSitesEnv(ParallelEnv):
                 else:
                     self._qinv[i] = self._qarr[i] = 0.0
                 self._row_removed(i, slot)
-        if not dispatched:
-            sim.wait()
-        self._settle()
+        if dispatched:
+            sim.settle()
+        else:
+            sim.wait()  # settles too
+        self._settle_visible()
         self._cycles += 1
         self._take_events()
 
@@ -986,14 +989,13 @@ class EdgeSitesEnv(ParallelEnv):
                 )
         return array.tolist()
 
-    def _settle(self) -> None:
-        """Event mode: advance until some *agent* can decide, the episode is done or the
-        time limit is reached. The simulator's own test looks at its whole queue, which
-        is the same thing when agents choose the degree; when tasks fix it, an agent
-        sees only the first Q tasks of its own site, so a task that fits deeper in a
-        queue does not stop the clock."""
+    def _settle_visible(self) -> None:
+        """After the simulator settled (event mode): advance on until some *agent* can
+        decide, the episode is done or the time limit is reached. The simulator's test
+        looks at its whole queue, which is the same thing when agents choose the degree;
+        when tasks fix it, an agent sees only the first Q tasks of its own site, so a
+        task that fits deeper in a queue must not stop the clock."""
         sim = self.sim
-        sim.settle()
         if self.agent_degree or sim.config.decision_interval_s is not None:
             return
         limit = sim.config.time_limit_s

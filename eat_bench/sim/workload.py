@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import math
-import numbers
 import os
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -21,6 +20,8 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
+
+from eat_bench.sim.checks import is_int, is_real
 
 __all__ = [
     "ArrivalProcess",
@@ -49,18 +50,13 @@ class ArrivalProcess(Protocol):
     def sample_times(self, rng: np.random.Generator, count: int) -> np.ndarray: ...
 
 
-def _is_number(value: object) -> bool:
-    """A finite real number, Python or numpy (bools are not numbers here)."""
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def _check_rate(name: str, rate: float) -> None:
-    if not (_is_number(rate) and rate > 0 and math.isfinite(1.0 / rate)):
+    if not (is_real(rate) and rate > 0 and math.isfinite(1.0 / rate)):
         raise ValueError(f"{name}: rate must be a positive finite number of requests/s, got {rate!r}")
 
 
 def _check_positive(name: str, field: str, value: float) -> None:
-    if not (_is_number(value) and value > 0):
+    if not (is_real(value) and value > 0):
         raise ValueError(f"{name}: {field} must be a positive finite number, got {value!r}")
 
 
@@ -131,10 +127,10 @@ class DiurnalArrivals:
 
     def __post_init__(self) -> None:
         _check_rate("DiurnalArrivals", self.rate)
-        if not (_is_number(self.amplitude) and 0 <= self.amplitude <= 1):
+        if not (is_real(self.amplitude) and 0 <= self.amplitude <= 1):
             raise ValueError(f"DiurnalArrivals: amplitude must lie in [0, 1], got {self.amplitude!r}")
         _check_positive("DiurnalArrivals", "period_s", self.period_s)
-        if not _is_number(self.peak_s):
+        if not is_real(self.peak_s):
             raise ValueError(f"DiurnalArrivals: peak_s must be a finite number of seconds, got {self.peak_s!r}")
 
     @property
@@ -176,7 +172,7 @@ class BurstyArrivals:
 
     def __post_init__(self) -> None:
         _check_rate("BurstyArrivals", self.rate)
-        if not (_is_number(self.burst_factor) and self.burst_factor >= 1):
+        if not (is_real(self.burst_factor) and self.burst_factor >= 1):
             raise ValueError(f"BurstyArrivals: burst_factor must be a finite number >= 1, got {self.burst_factor!r}")
         _check_positive("BurstyArrivals", "calm_s", self.calm_s)
         _check_positive("BurstyArrivals", "burst_s", self.burst_s)
@@ -302,9 +298,9 @@ class FixedArrivals:
 
     def __post_init__(self) -> None:
         times = self.times
-        if not all(_is_number(t) and t >= 0 for t in times) or any(b < a for a, b in zip(times, times[1:])):
+        if not all(is_real(t) and t >= 0 for t in times) or any(b < a for a, b in zip(times, times[1:])):
             raise ValueError(f"FixedArrivals: times must be finite, non-negative and sorted, got {times}")
-        if not (_is_number(self.pad_s) and self.pad_s >= (times[-1] if times else 0.0)):
+        if not (is_real(self.pad_s) and self.pad_s >= (times[-1] if times else 0.0)):
             raise ValueError(
                 f"FixedArrivals: pad_s must be a finite time at or after the last given time, got {self.pad_s!r}"
             )
@@ -337,7 +333,7 @@ class RequestClass:
     def __post_init__(self) -> None:
         for field in ("width", "height"):
             value = getattr(self, field)
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+            if not is_int(value) or value <= 0:
                 raise ValueError(f"RequestClass {self.model}: {field} must be a positive integer, got {value!r}")
         _check_positive(f"RequestClass {self.model}", "slo_s", self.slo_s)
         _check_positive(f"RequestClass {self.model}", "weight", self.weight)
