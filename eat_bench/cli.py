@@ -43,7 +43,7 @@ def _fmt(value: float) -> str:
 
 def cmd_list(args: argparse.Namespace) -> int:
     from eat_bench.baselines.heuristics import HEURISTICS
-    from eat_bench.envs.rewards import REWARD_PRESETS
+    from eat_bench.rewards import REWARD_PRESETS
     from eat_bench.scenarios import SCENARIOS
     from eat_bench.sim.profiles import available_traces
     from eat_bench.sim.quality import QUALITY_MODELS

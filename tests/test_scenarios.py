@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from eat_bench.envs.single_agent import EatEdgeEnv
 from eat_bench.scenarios import (
     OVERRIDES,
     SCENARIOS,
@@ -78,7 +79,8 @@ def test_overrides_applied():
     assert spec.placement == "paper" and spec.invalid_penalty == -1.0 and spec.quality == "paper"
     assert base.reward == "balanced"  # the catalogue entry is untouched
     cfg = spec.sim_config()
-    assert cfg.visible == 4 and cfg.degrees == (1, 2) and cfg.decision_interval_s == 0.5
+    assert cfg.degrees == (1, 2) and cfg.decision_interval_s == 0.5
+    assert EatEdgeEnv(spec).queue_len == 4  # the visible window is the env's, not the simulator's
 
 
 def test_num_tasks_clamps_initial_queue():
@@ -96,10 +98,17 @@ def test_every_override_name_is_accepted():
     get_scenario("EAT-Edge-v0").with_overrides(**values)
 
 
+def test_unknown_override_is_a_type_error():
+    """As Python raises for an unexpected keyword (TorchRL retries without ``frameskip`` on it)."""
+    with pytest.raises(TypeError) as err:
+        get_scenario("EAT-Edge-v0").with_overrides(rewards="latency")
+    for fragment in ["unknown keyword", "rewards", "reward"]:
+        assert fragment in str(err.value)
+
+
 @pytest.mark.parametrize(
     "overrides, fragments",
     [
-        (dict(rewards="latency"), ["unknown keyword", "rewards", "reward"]),
         (dict(reward="fast"), ["unknown reward preset 'fast'", "balanced"]),
         (dict(arrival_rate=-1.0), ["arrival_rate", "-1.0"]),
         (dict(arrival_rate=0), ["arrival_rate"]),

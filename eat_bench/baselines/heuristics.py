@@ -73,7 +73,7 @@ class HeuristicAgent:
         sim = self.sim
         most = sim.max_free()
         out = []
-        for slot, task in enumerate(sim.queue[: sim.config.visible]):
+        for slot, task in enumerate(sim.queue[: self.env.queue_len]):
             degree = sim.required_degree(task)
             if degree <= most:
                 out.append((slot, degree))
@@ -139,12 +139,12 @@ class GreedyAgent(HeuristicAgent):
 
     def decide(self):
         sim = self.sim
-        preset = self.env.reward_preset
-        visible_wait = sim.mean_visible_wait()
+        reward_fn = self.env.reward_fn
+        visible_wait = self.env.visible_queue_wait()
         best, best_reward = None, -float("inf")
         degrees = self.degrees if sim.config.degree_mode == "agent" else (0,)
         most = sim.max_free()
-        for slot, task in enumerate(sim.queue[: sim.config.visible]):
+        for slot, task in enumerate(sim.queue[: self.env.queue_len]):
             for degree in degrees:
                 if (degree or sim.task_degree[task]) > most:
                     continue
@@ -152,7 +152,7 @@ class GreedyAgent(HeuristicAgent):
                     record = sim.preview(slot, degree, steps)
                     if type(record) is str:
                         continue
-                    reward = preset(record, False, 0.0, visible_wait)
+                    reward = reward_fn(record, False, 0.0, visible_wait)
                     if reward > best_reward:
                         best, best_reward = (slot, degree or record.degree, steps), reward
         return best

@@ -2,18 +2,11 @@
 MultiDiscrete with masks) of the single-agent env, encoded without per-step allocation
 beyond the returned copy.
 
-Task token (one row per visible queue slot; zeros past the queue's end)::
-
-    present, waited / SLO, SLO / time_scale, pixels / 1024^2, demanded degree / max degree,
-    model one-hot (scenario's models), origin site one-hot
-
-Server token (one row per server)::
-
-    free, remaining busy seconds / time_scale, warm group size / max degree,
-    relative speed (fastest single-GPU step / this GPU's), warm model one-hot, site one-hot
-
-Globals: ``now / time_limit``, ``queued / queue_len``, ``arrived / num_tasks``,
-``free servers / servers``. The flat observation is tasks, servers, globals, row-major.
+The columns of the task and server matrices and the global features are the named
+layouts of :mod:`eat_bench.envs.observation` (``TASK_COLUMNS``, ``SERVER_COLUMNS``,
+``GLOBAL_COLUMNS``): task rows are the visible queue slots (zeros past the queue's end,
+``present`` = 0), server rows every server. The flat observation is tasks, servers,
+globals, row-major.
 """
 
 from __future__ import annotations
@@ -23,6 +16,15 @@ from collections.abc import Sequence
 import numpy as np
 from gymnasium import spaces
 
+from eat_bench.envs.observation import (
+    FULL_REWRITE_ABOVE,
+    GLOBAL_COLUMNS,
+    SERVER_COLUMNS,
+    TASK_COLUMNS,
+    TimeLinear,
+    relative_speed,
+    task_table,
+)
 from eat_bench.scenarios import ScenarioSpec
 from eat_bench.sim.engine import Simulator
 
@@ -31,7 +33,8 @@ __all__ = ["ObservationEncoder", "ActionDecoder", "Decision"]
 Decision = tuple[int, int, int]
 """(queue slot, degree, steps) of a dispatch; ``None`` stands for wait."""
 
-NUM_GLOBALS = 4
+NUM_GLOBALS = len(GLOBAL_COLUMNS.columns)
+_G_NOW, _G_QUEUED, _G_ARRIVED, _G_FREE = (GLOBAL_COLUMNS.index(n) for n in ("now", "queued", "arrived", "free"))
 
 
 class ObservationEncoder:
@@ -39,10 +42,10 @@ class ObservationEncoder:
 
     Between two events every entry is linear in time (waits grow, remaining busy times
     shrink, and none crosses zero: a completion is an event), so the encoder keeps the
-    observation as ``intercept + now * slope`` (two float64 vectors). A queue change
+    observation as a :class:`~eat_bench.envs.observation.TimeLinear`. A queue change
     rewrites the task rows from a per-episode table; a server change rewrites only the
-    servers the simulator reports in ``changed_servers``. Each step then costs three
-    vector operations, whatever the cluster's size, plus the rows that changed.
+    servers the simulator reports changed. Each step then costs three vector operations,
+    whatever the cluster's size, plus the rows that changed.
     """
 
     def __init__(self, spec: ScenarioSpec, sim: Simulator, mode: str) -> None:
@@ -50,11 +53,11 @@ class ObservationEncoder:
         self.sim = sim
         self.mode = mode
         cfg = sim.config
-        self.num_models = len(sim.models)
-        self.num_sites = cfg.num_sites
+        self.num_models = M = len(sim.models)
+        self.num_sites = S = cfg.num_sites
         self.queue_len = spec.queue_len
-        self.task_features = 5 + self.num_models + self.num_sites
-        self.server_features = 4 + self.num_models + self.num_sites
+        self.task_features = TASK_COLUMNS.width(M, S)
+        self.server_features = SERVER_COLUMNS.width(M, S)
         self._inv_scale = 1.0 / spec.time_scale_s
         self._max_degree = float(max(spec.degrees))
         q, n = self.queue_len, sim.num_servers
@@ -64,29 +67,39 @@ class ObservationEncoder:
         self._split = (t_end, s_end)
         self._zeros32 = np.zeros(self.size, dtype=np.float32)
         self._shapes = ((q, self.task_features), (n, self.server_features))
-        self._lines = np.zeros((2, self.size))  # row 0: intercept, row 1: slope (per second)
+        self._time = TimeLinear(self.size)
         self._bind_views()
         self._globals_at = s_end
-        self._task_model_col = 5
-        self._task_site_col = 5 + self.num_models
-        self._model_col = 4
-        self._site_col = 4 + self.num_models
-        ref = sim.latency.step_s[0][cfg.degrees[0]]
-        fastest = min(ref)
-        self._speed = [fastest / r for r in ref]
+        self._free_col = SERVER_COLUMNS.index("free")
+        self._remaining_col = SERVER_COLUMNS.index("remaining")
+        self._group_col = SERVER_COLUMNS.index("group_size")
+        self._speed_col = SERVER_COLUMNS.index("speed")
+        self._model_col = SERVER_COLUMNS.index("warm_model")
+        self._site_col = SERVER_COLUMNS.index("site", M)
+        # _write_servers builds a row's head as (free, remaining, group size, speed, warm model).
+        assert (self._free_col, self._remaining_col, self._group_col, self._speed_col, self._model_col) == (
+            0,
+            1,
+            2,
+            3,
+            4,
+        )
+        self._speed = relative_speed(sim.latency.step_s[0][cfg.degrees[0]])
         # Warm-model one-hot per model index; index -1 (no warm model) is all zeros.
-        self._one_hot = [tuple(float(j == m) for j in range(self.num_models)) for m in range(self.num_models)]
-        self._one_hot.append((0.0,) * self.num_models)
+        self._one_hot = [tuple(float(j == m) for j in range(M)) for m in range(M)]
+        self._one_hot.append((0.0,) * M)
         self.space = self._make_space()
 
     _VIEWS = ("_task_lines", "_intercept", "_slope", "_servers", "_server_slope")
 
     def _bind_views(self) -> None:
-        """Views into ``_lines``; made again after unpickling (a copy would not share memory)."""
+        """Views into the time-linear lines; made again after unpickling (a copy would
+        not share memory)."""
         t_end, s_end = self._split
-        self._task_lines = self._lines[:, :t_end].reshape(2, *self._shapes[0])
-        self._intercept = self._lines[0]
-        self._slope = self._lines[1]
+        lines = self._time.lines
+        self._task_lines = lines[:, :t_end].reshape(2, *self._shapes[0])
+        self._intercept = lines[0]
+        self._slope = lines[1]
         self._servers = self._intercept[t_end:s_end].reshape(self._shapes[1])
         self._server_slope = self._slope[t_end:s_end].reshape(self._shapes[1])
 
@@ -98,16 +111,10 @@ class ObservationEncoder:
         self._bind_views()
 
     def _make_space(self) -> spaces.Space:
-        inf = np.inf
-        task_high = np.full(self.task_features, inf, dtype=np.float32)
-        task_high[[0, 4]] = 1.0
-        task_high[5:] = 1.0
-        server_high = np.full(self.server_features, inf, dtype=np.float32)
-        server_high[[0, 2, 3]] = 1.0
-        server_high[4:] = 1.0
-        global_high = np.array([inf, inf, 1.0, 1.0], dtype=np.float32)
-        tasks = np.broadcast_to(task_high, self._shapes[0])
-        servers = np.broadcast_to(server_high, self._shapes[1])
+        M, S = self.num_models, self.num_sites
+        tasks = np.broadcast_to(TASK_COLUMNS.high(M, S), self._shapes[0])
+        servers = np.broadcast_to(SERVER_COLUMNS.high(M, S), self._shapes[1])
+        global_high = GLOBAL_COLUMNS.high(M, S)
         if self.mode == "dict":
             return spaces.Dict(
                 {
@@ -123,31 +130,34 @@ class ObservationEncoder:
         """Per-episode task table, and every row written afresh."""
         sim = self.sim
         cfg = sim.config
-        num_tasks = len(sim.task_arrival)
-        table = np.zeros((num_tasks, 2, self.task_features))
         cls = np.asarray(sim.task_class)
-        slo = np.asarray(sim.task_slo)
         pixels = np.array([c.pixels for c in cfg.classes], dtype=np.float64)
-        rows = np.arange(num_tasks)
-        table[:, 0, 0] = 1.0
-        table[:, 0, 1] = -np.asarray(sim.task_arrival) / slo  # waited / SLO = (now - arrival) / SLO
-        table[:, 1, 1] = 1.0 / slo
-        table[:, 0, 2] = slo * self._inv_scale
-        table[:, 0, 3] = pixels[cls] / 1024.0**2
-        table[:, 0, 4] = np.asarray(sim.task_degree) / self._max_degree
-        table[rows, 0, self._task_model_col + np.asarray(sim.class_model)[cls]] = 1.0
-        table[rows, 0, self._task_site_col + np.asarray(sim.task_site)] = 1.0
+        intercept, inv_slo = task_table(
+            TASK_COLUMNS,
+            arrival=np.asarray(sim.task_arrival, dtype=np.float64),
+            slo=np.asarray(sim.task_slo, dtype=np.float64),
+            pixels=pixels[cls],
+            degree=np.asarray(sim.task_degree),
+            model=np.asarray(sim.class_model)[cls],
+            site=np.asarray(sim.task_site),
+            num_models=self.num_models,
+            num_sites=self.num_sites,
+            time_scale_s=self.spec.time_scale_s,
+            max_degree=self._max_degree,
+            waited_by_division=True,
+        )
+        table = np.zeros((len(inv_slo), 2, self.task_features))
+        table[:, 0] = intercept
+        table[:, 1, TASK_COLUMNS.index("waited")] = inv_slo
         self._task_table = table
-        self._lines[:] = 0.0
+        self._time.lines[:] = 0.0
         servers = self._servers
-        servers[:, 3] = self._speed
+        servers[:, self._speed_col] = self._speed
         servers[np.arange(sim.num_servers), self._site_col + sim.server_site] = 1.0
-        self._slope[self._globals_at] = 1.0 / cfg.time_limit_s
+        self._slope[self._globals_at + _G_NOW] = 1.0 / cfg.time_limit_s
         self._queue_version = -1
         self._visible = 0
-        self._write_all_servers()
-        self._t0 = -1.0
-        self._slope32 = None
+        self._write_all_servers(sim.take_changed_servers())
 
     def encode(self) -> np.ndarray | dict[str, np.ndarray]:
         """The observation now, as a fresh float32 array (or dict of arrays)."""
@@ -161,17 +171,9 @@ class ObservationEncoder:
             changed = True
         if changed:
             # Rebase at the current time: float32 values near now, no cancellation later.
-            self._t0 = sim.now
-            base = self._slope * np.float64(sim.now)  # a numpy scalar: faster than a Python one
-            base += self._intercept
-            self._base = base.astype(np.float32)
-            self._slope32 = None
-            out = self._base.copy()
+            out = self._time.rebase(sim.now)
         else:
-            if self._slope32 is None:
-                self._slope32 = self._slope.astype(np.float32)
-            out = self._slope32 * np.float32(sim.now - self._t0)
-            out += self._base
+            out = self._time.at(sim.now)
         # Rounding can leave -1e-9 where a value reaches zero; every entry is >= 0.
         np.maximum(out, self._zeros32, out=out)
         if self.mode == "dict":
@@ -195,42 +197,41 @@ class ObservationEncoder:
             self._task_lines[:, n : self._visible] = 0.0
         self._visible = n
         g = self._globals_at
-        self._intercept[g + 1] = len(sim.queue) / self.queue_len
-        self._intercept[g + 2] = sim._next_arrival / len(sim.task_arrival)
+        self._intercept[g + _G_QUEUED] = len(sim.queue) / self.queue_len
+        self._intercept[g + _G_ARRIVED] = sim.num_arrived / len(sim.task_arrival)
 
     def _write_servers(self) -> None:
         sim = self.sim
-        if len(sim.changed_servers) > 16:
-            self._write_all_servers()
+        changed = sim.take_changed_servers()
+        if len(changed) > FULL_REWRITE_ABOVE:
+            self._write_all_servers(changed)
             return
         now = sim.now
         busy_until, warm_model, group_size = sim.busy_until, sim.warm_model, sim.group_size
         servers, slope = self._servers, self._server_slope
         inv_scale, inv_degree, width = self._inv_scale, 1.0 / self._max_degree, self._model_col + self.num_models
-        speed, one_hot = self._speed, self._one_hot
-        for i in sim.changed_servers:
+        speed, one_hot, remaining = self._speed, self._one_hot, self._remaining_col
+        for i in changed:
             busy = busy_until.item(i)  # .item(): Python scalars; numpy int64 arithmetic is slow
             head = (0.0, busy * inv_scale) if busy > now else (1.0, 0.0)
             servers[i, :width] = head + (group_size.item(i) * inv_degree, speed[i]) + one_hot[warm_model.item(i)]
-            slope[i, 1] = -inv_scale if busy > now else 0.0
-        sim.changed_servers.clear()
-        self._intercept[self._globals_at + 3] = sum(sim.free_count) / sim.num_servers
+            slope[i, remaining] = -inv_scale if busy > now else 0.0
+        self._intercept[self._globals_at + _G_FREE] = sum(sim.free_count) / sim.num_servers
 
-    def _write_all_servers(self) -> None:
+    def _write_all_servers(self, changed: set[int]) -> None:
         """Every server row at once (vectorised): at reset, or when many changed."""
         sim = self.sim
         servers, slope = self._servers, self._server_slope
         busy = sim.busy_until > sim.now
-        servers[:, 0] = ~busy
-        servers[:, 1] = np.where(busy, sim.busy_until * self._inv_scale, 0.0)
-        slope[:, 1] = np.where(busy, -self._inv_scale, 0.0)
-        servers[:, 2] = sim.group_size / self._max_degree
+        servers[:, self._free_col] = ~busy
+        servers[:, self._remaining_col] = np.where(busy, sim.busy_until * self._inv_scale, 0.0)
+        slope[:, self._remaining_col] = np.where(busy, -self._inv_scale, 0.0)
+        servers[:, self._group_col] = sim.group_size * (1.0 / self._max_degree)
         warm = sim.warm_model
         servers[:, self._model_col : self._model_col + self.num_models] = 0.0
         held = np.flatnonzero(warm >= 0)
         servers[held, self._model_col + warm[held]] = 1.0
-        sim.changed_servers.clear()
-        self._intercept[self._globals_at + 3] = sum(sim.free_count) / sim.num_servers
+        self._intercept[self._globals_at + _G_FREE] = sum(sim.free_count) / sim.num_servers
 
 
 class ActionDecoder:

@@ -12,12 +12,12 @@ from eat_bench.sim.engine import Simulator
 __all__ = ["render_ansi", "render_gantt"]
 
 
-def render_ansi(sim: Simulator) -> str:
+def render_ansi(sim: Simulator, visible: int) -> str:
     """The clock, the visible queue and each server's state, as a text table."""
     cfg = sim.config
     lines = [f"t = {sim.now:9.2f} s   queued {len(sim.queue)}   dispatched {len(sim.records)}/{cfg.num_tasks}"]
     lines.append("queue: slot task  model  size       site  waited_s  slo_s  degree")
-    for slot, task in enumerate(sim.queue[: cfg.visible]):
+    for slot, task in enumerate(sim.queue[:visible]):
         c = cfg.classes[sim.task_class[task]]
         lines.append(
             f"       {slot:4d} {task:4d}  {c.model:5s}  {c.width}x{c.height:<5d} {sim.task_site[task]:4d}  "

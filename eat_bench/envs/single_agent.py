@@ -8,12 +8,16 @@ import gymnasium as gym
 import numpy as np
 
 from eat_bench.envs.encoding import ActionDecoder, ObservationEncoder
-from eat_bench.envs.rewards import get_reward_preset
+from eat_bench.rewards import get_reward
 from eat_bench.scenarios import ScenarioSpec, get_scenario
-from eat_bench.sim.engine import Simulator
+from eat_bench.sim.engine import EMPTY_SLOT, Simulator
 from eat_bench.sim.metrics import EpisodeMetrics
 
-__all__ = ["EatEdgeEnv"]
+__all__ = ["EatEdgeEnv", "INFO_MODES"]
+
+INFO_MODES = ("numeric", "events")
+"""``info_mode="numeric"`` (default): fixed keys of numbers and flags, storable in any
+library's buffer. ``"events"`` adds the per-step event list and the invalid reason."""
 
 
 class EatEdgeEnv(gym.Env):
@@ -32,23 +36,29 @@ class EatEdgeEnv(gym.Env):
     ``action_mode``, ``obs_mode``, ``trace``, ``quality``, ``arrival_rate``,
     ``num_servers``, ``num_tasks``, ``queue_len``, ``degrees``, ``decision_interval_s``,
     ``time_limit_s``, ``placement``, ``invalid_penalty`` (and gymnasium's
-    ``max_episode_steps``, ``render_mode``); bad values fail at make with the field named.
+    ``max_episode_steps``, ``render_mode``, and ``info_mode``); an unknown keyword raises
+    ``TypeError``, a bad value ``ValueError``, both naming the field.
 
     **Observation.** ``obs_mode="flat"``: a float32 ``Box`` of ``Q*Ft + N*Fs + 4`` values
     (tasks, servers, globals), for MLP policies. ``obs_mode="dict"``: ``{"tasks": (Q, Ft),
     "servers": (N, Fs), "globals": (4,)}`` token matrices, for attention models. Q is
-    ``queue_len``, N the servers; Ft = 5 + models + sites: present, waited/SLO,
-    SLO/time_scale, pixels/1024², demanded degree/max degree, model one-hot, origin-site
-    one-hot. Fs = 4 + models + sites: free, remaining busy/time_scale, warm group
-    size/max degree, relative speed, warm-model one-hot, site one-hot. Globals: now/time
-    limit, queued/Q, arrived fraction, free fraction. All entries are >= 0.
+    ``queue_len``, N the servers; the columns are the named layouts of
+    :mod:`eat_bench.envs.observation`. Ft = 5 + models + sites (``TASK_COLUMNS``):
+    present, waited/SLO, SLO/time_scale, pixels/1024², demanded degree/max degree, model
+    one-hot, origin-site one-hot; ``present`` is 0 on padding rows past the queue's end
+    (an attention policy's padding mask). Fs = 4 + models + sites (``SERVER_COLUMNS``):
+    free, remaining busy/time_scale, warm group size/max degree, relative speed,
+    warm-model one-hot, site one-hot. Globals (``GLOBAL_COLUMNS``): now/time limit,
+    queued/Q, arrived fraction, free fraction. All entries are >= 0.
 
     **Action.** ``action_mode="continuous"``: the paper's ``Box(-1, 1)`` of length
     2 (+1 when the agent picks degrees) + Q: ``a[0] >= 0`` executes, ``a[1]`` sets steps
     ``round((a[1]+1)/2 * max_steps)``, [``a[2]`` picks the degree], then one score per
     visible slot (argmax). ``action_mode="discrete"``: ``MultiDiscrete([Q+1, D, L])``:
     slot (0 = wait), degree index (D = 1 when tasks fix their degree), step level; with
-    :meth:`action_masks` for sb3-contrib's MaskablePPO. Placement is not the agent's: an
+    :meth:`action_masks` for sb3-contrib's MaskablePPO (through ``gym.make``'s wrappers:
+    ``env.unwrapped.action_masks()`` or ``env.get_wrapper_attr("action_masks")()``;
+    MaskablePPO finds it by itself). Placement is not the agent's: an
     idle warm group of the right size holding the model (origin site first), else the
     fastest free servers of the nearest site with enough. A malformed action raises
     ``ValueError`` naming the space, and changes nothing. An infeasible one (empty slot,
@@ -59,8 +69,8 @@ class EatEdgeEnv(gym.Env):
     time. With ``decision_interval_s`` (EAT-Paper-v0: 0.1 s) every wait advances one tick.
 
     **Reward.** A preset (``reward=``): ``paper``, ``balanced`` (default), ``latency``,
-    ``quality``, ``slo``; formulas in :mod:`eat_bench.envs.rewards`. Queueing is charged
-    as it accrues, so waiting is never free (except under ``paper``).
+    ``quality``, ``slo``; formulas in :mod:`eat_bench.rewards`. Queueing is charged as it
+    accrues, so waiting is never free (except under ``paper``).
 
     **Episode end.** Terminated when every task of the episode (EAT-Edge-v0: 200) has
     arrived, been dispatched and every server is idle. Truncated when simulated time
@@ -71,13 +81,24 @@ class EatEdgeEnv(gym.Env):
     it from outside, so after its truncation read ``env.unwrapped.episode_metrics()``.
     The ids' step limits fit their own clocks: switching an event-driven id to ticks
     (``decision_interval_s=0.1``) needs ``max_episode_steps`` of about ``time_limit_s /
-    0.1`` to simulate whole episodes. Every step's ``info["events"]`` lists
-    ``(kind, time_s, task_id)`` for arrivals, dispatches and completions.
+    0.1`` to simulate whole episodes.
+
+    **Info.** By default (``info_mode="numeric"``) ``reset`` and every ``step`` return the
+    same keys, all numbers or flags, so Tianshou, TorchRL and RLlib can store them:
+    ``time_s`` (simulated time), ``invalid_action``, and this step's ``arrivals``,
+    ``dispatches`` and ``completions``; plus ``episode_metrics`` (a flat dict of numbers)
+    on the step where the env ends the episode. ``info_mode="events"`` adds ``events``
+    (``(kind, time_s, task_id)`` for arrivals, dispatches and completions) and, for an
+    infeasible decision, ``invalid_reason``; in any mode the unwrapped env's
+    ``last_events`` and ``last_invalid_reason`` hold them.
 
     **Seeding.** ``reset(seed=s)`` draws the whole episode's workload from generators
     made from ``s``; the same seed and actions give the same trajectory.
 
-    **Version history.** v0 (eat-bench 0.1): first release.
+    **Version history.** v0 (eat-bench 0.1): first release. eat-bench 0.2: ``info`` holds
+    fixed-shape numbers by default (the event list and the invalid reason moved to
+    ``info_mode="events"``); unknown make keywords raise ``TypeError``; observations,
+    rewards and episode ends unchanged.
 
     Example:
 
@@ -89,72 +110,112 @@ class EatEdgeEnv(gym.Env):
     (158,)
     >>> action = np.array([1, 0, 2])  # first visible task, degree 1, 30 steps
     >>> obs, reward, terminated, truncated, info = env.step(action)
-    >>> info["invalid_action"], [kind for kind, _, _ in info["events"]][:1]
-    (False, ['dispatch'])
+    >>> info["invalid_action"], info["dispatches"]
+    (False, 1)
+    >>> env.unwrapped.action_masks().shape  # slot (Q + 1), degree, step level
+    (18,)
     """
 
     metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
 
-    def __init__(self, scenario: str | ScenarioSpec = "EAT-Edge-v0", render_mode: str | None = None, **overrides: Any):
+    def __init__(
+        self,
+        scenario: str | ScenarioSpec = "EAT-Edge-v0",
+        render_mode: str | None = None,
+        info_mode: str = "numeric",
+        **overrides: Any,
+    ):
         spec = get_scenario(scenario) if isinstance(scenario, str) else scenario
         spec = spec.with_overrides(**overrides) if overrides else (spec.validate() or spec)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(
                 f"{spec.id}: render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}"
             )
+        if info_mode not in INFO_MODES:
+            raise ValueError(f"{spec.id}: info_mode must be one of {INFO_MODES}, got {info_mode!r}")
         self.spec_scenario = spec
         self.render_mode = render_mode
+        self.info_mode = info_mode
         self.sim = Simulator(spec.sim_config())
-        self.reward_preset = get_reward_preset(spec.reward)
-        self._invalid_penalty = spec.invalid_penalty
+        self.reward_fn = get_reward(spec.reward, spec.invalid_penalty)
         self.encoder = ObservationEncoder(spec, self.sim, spec.obs_mode)
         self.decoder = ActionDecoder(spec, self.sim)
         self.observation_space = self.encoder.space
         self.action_space = self.decoder.space
+        self.queue_len = spec.queue_len
+        # The decision rule: in "agent" degree mode any queued task fits when the smallest
+        # degree does, so the whole queue gives the same answer as the visible window.
+        self._can_decide = self.sim.can_decide if spec.degree_mode == "agent" else self._visible_task_fits
         self.invalid_actions = 0
-        self.sim.track_visible_wait = self.reward_preset.needs_visible_wait
+        self.last_events: list[tuple[str, float, int]] = []
+        """This step's ``(kind, time_s, task_id)`` events (any info mode)."""
+        self.last_invalid_reason = ""
+        """Why this step's decision was infeasible ("" when it was not)."""
+        self._started = False
+
+    def _visible_task_fits(self) -> bool:
+        """Some task of the visible window fits the free servers of a site."""
+        sim = self.sim
+        return sim.queue_fits(sim.queue[: self.queue_len])
+
+    def visible_queue_wait(self) -> float:
+        """Mean waiting time so far of the visible queue (the paper's W)."""
+        sim = self.sim
+        return sim.mean_wait(sim.queue[: self.queue_len])
 
     # ------------------------------------------------------------------ gymnasium API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
-        self.sim.reset(int(self.np_random.integers(2**63 - 1)))
-        self.sim.settle()
+        sim = self.sim
+        sim.reset(int(self.np_random.integers(2**63 - 1)))
+        sim.settle(self._can_decide)
         self.encoder.reset()
         self.invalid_actions = 0
-        info = {"events": self.sim.events, "time_s": self.sim.now}
-        self.sim.events = []
+        self._started = True
+        events = self.last_events = sim.take_events()
+        self.last_invalid_reason = ""
+        info = {"time_s": sim.now, "invalid_action": False, **_event_counts(events)}
+        if self.info_mode == "events":
+            info["events"] = events
         return self.encoder.encode(), info
 
     def step(self, action):
+        if not self._started:
+            raise RuntimeError(f"{self.spec_scenario.id}: call reset() before step()")
         decision = self.decoder.decode(action)  # raises before any state changes
         sim = self.sim
         before = sim.queue_slo_seconds
         record = None
         reason = None
+        visible_wait = 0.0
         if decision is None:
-            sim.wait()
+            sim.wait(self._can_decide)
         else:
-            result = sim.dispatch(*decision)
+            slot, degree, steps = decision
+            queue = sim.queue
+            if slot >= len(queue) or slot >= self.queue_len:
+                result = EMPTY_SLOT
+            else:
+                if self.reward_fn.needs_visible_wait:
+                    visible_wait = self.visible_queue_wait()
+                result = sim.dispatch(slot, degree, steps)
             if type(result) is str:
                 reason = result
                 self.invalid_actions += 1
-                sim.wait()
+                sim.wait(self._can_decide)
             else:
                 record = result
-                sim.settle()
-        reward = self.reward_preset(
-            record,
-            reason is not None,
-            sim.queue_slo_seconds - before,
-            sim.visible_wait_at_dispatch,
-            self._invalid_penalty,
-        )
+                sim.settle(self._can_decide)
+        reward = self.reward_fn(record, reason is not None, sim.queue_slo_seconds - before, visible_wait)
         terminated = sim.done
         truncated = not terminated and sim.truncated
-        info = {"invalid_action": reason is not None, "events": sim.events, "time_s": sim.now}
-        sim.events = []
-        if reason is not None:
-            info["invalid_reason"] = reason
+        events = self.last_events = sim.take_events()
+        self.last_invalid_reason = reason or ""
+        info = {"time_s": sim.now, "invalid_action": reason is not None, **_event_counts(events)}
+        if self.info_mode == "events":
+            info["events"] = events
+            if reason is not None:
+                info["invalid_reason"] = reason
         if terminated or truncated:
             info["episode_metrics"] = self.episode_metrics().as_dict()
         return self.encoder.encode(), reward, terminated, truncated, info
@@ -171,7 +232,7 @@ class EatEdgeEnv(gym.Env):
         if self.render_mode == "ansi":
             from eat_bench.envs.render import render_ansi
 
-            return render_ansi(self.sim)
+            return render_ansi(self.sim, self.queue_len)
         if self.render_mode == "rgb_array":
             from eat_bench.envs.render import render_gantt
 
@@ -180,3 +241,14 @@ class EatEdgeEnv(gym.Env):
 
     def close(self) -> None:
         pass
+
+
+def _event_counts(events: list[tuple[str, float, int]]) -> dict[str, int]:
+    """This step's arrivals, dispatches and completions."""
+    arrivals = dispatches = 0
+    for kind, _, _ in events:
+        if kind == "arrival":
+            arrivals += 1
+        elif kind == "dispatch":
+            dispatches += 1
+    return {"arrivals": arrivals, "dispatches": dispatches, "completions": len(events) - arrivals - dispatches}

@@ -1,9 +1,12 @@
 """The discrete-event simulator of an edge GPU cluster serving diffusion requests.
 
 One :class:`Simulator` holds the clock, the request queue, the servers' state and a heap
-of completion events. A scheduler (an env, a heuristic) calls :meth:`Simulator.dispatch`
-to start a queued task on ``degree`` servers at once (gang scheduling of patch-parallel
-diffusion) and :meth:`Simulator.wait` to let time pass. Service time is::
+of completion events. A scheduler (an env, a heuristic) calls
+:meth:`Simulator.dispatch_task` to start a queued task on ``degree`` servers at once (gang
+scheduling of patch-parallel diffusion) and :meth:`Simulator.wait` to let time pass.
+The core knows no interface: which tasks a scheduler sees (a single agent's window, a
+site's own queue) and when it can decide are the env's, passed in as a rule
+(:meth:`Simulator.settle`). Service time is::
 
     cold start (unless the servers are exactly one warm group holding the model)
     + overhead + steps * per-step time of the slowest GPU in the group at that degree
@@ -19,6 +22,7 @@ from __future__ import annotations
 import bisect
 import heapq
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,8 +67,6 @@ class SimConfig:
     decision_interval_s: float | None = None
     idle_advance_s: float = 1.0
     time_limit_s: float = 3600.0
-    visible: int = 10
-    """How many queued tasks a scheduler can see and pick from (the queue's head)."""
     max_steps: int = 50
 
     @property
@@ -73,15 +75,21 @@ class SimConfig:
         return tuple(dict.fromkeys(c.model for c in self.classes))
 
 
+DecisionRule = Callable[[], bool]
+"""Whether some scheduler can make a dispatch now (asked by :meth:`Simulator.settle`)."""
+
+
 class Simulator:
     """Discrete-event core; see the module docstring for the semantics.
 
-    State that encoders read directly (no copies): ``now``, ``queue`` (task ids, oldest
-    first), ``busy_until`` / ``warm_model`` / ``group_size`` (numpy arrays per server),
-    ``free_count`` per site, ``records`` (dispatched tasks), ``events`` (this step's
-    ``(kind, time, task_id)`` tuples), and the version counters ``queue_version`` and
-    ``server_version`` that change whenever the queue or the servers' warm state does,
-    and ``changed_servers`` (the servers changed since an encoder last cleared it).
+    State that encoders read directly (treat as read-only; no copies): ``now``, ``queue``
+    (task ids, oldest first), ``busy_until`` / ``warm_model`` / ``group_size`` (numpy
+    arrays per server), ``free_count`` per site, ``records`` (dispatched tasks),
+    ``num_arrived``, and the version counters ``queue_version`` and ``server_version``
+    that change whenever the queue or the servers' warm state does. Two things are handed
+    over rather than read: :meth:`take_events` (the ``(kind, time, task_id)`` tuples since
+    the last call) and :meth:`take_changed_servers` (the servers changed since the last
+    call), so that no outside code swaps the simulator's lists.
     """
 
     def __init__(self, config: SimConfig) -> None:
@@ -92,9 +100,6 @@ class Simulator:
         if not config.servers:
             raise ValueError("the cluster has no servers")
         self.config = config
-        self.track_visible_wait = False
-        """Record the visible queue's mean wait at each dispatch (the paper's reward needs it)."""
-        self.visible_wait_at_dispatch = 0.0
         self.num_servers = len(config.servers)
         self.models = config.models
         self.class_model = [self.models.index(c.model) for c in config.classes]
@@ -185,6 +190,7 @@ class Simulator:
         self._tick = 0
         self._next_arrival = 0
         self.queue: list[int] = []
+        self._taken = bytearray(len(self.task_arrival))  # 1 once a task was dispatched
         self._queue_inv_slo = 0.0
         self.queue_seconds = 0.0
         """Cumulative task-seconds spent queued (sum over tasks of their wait so far)."""
@@ -204,8 +210,21 @@ class Simulator:
         self.queue_version = 0
         self.server_version = 0
         self.changed_servers: set[int] = set(range(self.num_servers))
-        """Servers whose state changed since an encoder last cleared this list."""
+        """Servers whose state changed since the last :meth:`take_changed_servers`."""
         self._arrive_until(0.0)
+
+    def take_events(self) -> list[tuple[str, float, int]]:
+        """The ``(kind, time_s, task_id)`` events since the last call (kinds: "arrival",
+        "dispatch", "complete"), in order; the simulator starts a new list."""
+        events = self.events
+        self.events = []
+        return events
+
+    def take_changed_servers(self) -> set[int]:
+        """The servers whose state changed since the last call; a new set starts."""
+        changed = self.changed_servers
+        self.changed_servers = set()
+        return changed
 
     @property
     def tie_rng(self) -> np.random.Generator:
@@ -219,6 +238,11 @@ class Simulator:
     @property
     def all_arrived(self) -> bool:
         return self._next_arrival >= len(self.task_arrival)
+
+    @property
+    def num_arrived(self) -> int:
+        """How many of the episode's tasks have arrived so far (queued or dispatched)."""
+        return self._next_arrival
 
     @property
     def done(self) -> bool:
@@ -243,14 +267,20 @@ class Simulator:
         return self.task_degree[task] or self.config.degrees[0]
 
     def can_decide(self) -> bool:
-        """Whether some visible task can be dispatched now."""
-        if not self.queue:
+        """The default decision rule: some queued task fits the free servers of a site
+        (its demanded degree, or the smallest allowed one). Envs that show a scheduler
+        only part of the queue pass their own rule to :meth:`settle` and :meth:`wait`."""
+        return self.queue_fits(self.queue)
+
+    def queue_fits(self, tasks: list[int]) -> bool:
+        """Whether one of ``tasks`` (queued task ids) fits the most free servers of a site."""
+        if not tasks:
             return False
         most = max(self.free_count)
         if self.config.degree_mode == "agent":
             return most >= self.config.degrees[0]
         degree = self.task_degree
-        for task in self.queue[: self.config.visible]:
+        for task in tasks:
             if degree[task] <= most:
                 return True
         return False
@@ -266,13 +296,13 @@ class Simulator:
             invalid_actions=invalid_actions,
         )
 
-    def mean_visible_wait(self) -> float:
-        """Mean waiting time so far of the visible queue (the paper's W)."""
-        visible = self.queue[: self.config.visible]
-        if not visible:
+    def mean_wait(self, tasks: list[int]) -> float:
+        """Mean waiting time so far of ``tasks`` (queued ids); 0 for none. The paper's
+        reward uses it on the scheduler's visible queue (its W)."""
+        if not tasks:
             return 0.0
         arrival = self.task_arrival
-        return self.now - sum(arrival[t] for t in visible) / len(visible)
+        return self.now - sum(arrival[t] for t in tasks) / len(tasks)
 
     # ------------------------------------------------------------------ placement
     def place(self, task: int, degree: int, site: int | None = None) -> tuple[int, tuple[int, ...]] | None:
@@ -310,28 +340,48 @@ class Simulator:
         return cold, compute, transfer, cold + compute + transfer
 
     # ------------------------------------------------------------------ actions
-    def preview(self, slot: int, degree: int, steps: int, site: int | None = None) -> TaskRecord | str:
-        """The record :meth:`dispatch` would produce now, without changing anything."""
-        planned = self._plan(slot, degree, steps, site)
+    def preview_task(self, task: int, degree: int, steps: int, site: int | None = None) -> TaskRecord | str:
+        """The record :meth:`dispatch_task` would produce now, without changing anything."""
+        planned = self._plan(task, degree, steps, site)
         return planned if type(planned) is str else planned[0]
 
-    def dispatch(self, slot: int, degree: int, steps: int, site: int | None = None) -> TaskRecord | str:
-        """Start the task in queue ``slot`` on ``degree`` servers for ``steps`` steps.
+    def dispatch_task(self, task: int, degree: int, steps: int, site: int | None = None) -> TaskRecord | str:
+        """Start queued task ``task`` (its id) on ``degree`` servers for ``steps`` steps,
+        at ``site`` or where :meth:`place` puts it.
 
         Returns the task's record, or a short reason string when the decision is
         infeasible (nothing changes then). In "task" degree mode ``degree`` is ignored.
         """
-        planned = self._plan(slot, degree, steps, site)
+        planned = self._plan(task, degree, steps, site)
         if type(planned) is str:
             return planned
-        record, site = planned
-        if self.track_visible_wait:
-            self.visible_wait_at_dispatch = self.mean_visible_wait()
+        return self._start(planned[0], planned[1], self.queue.index(task))
+
+    def preview(self, position: int, degree: int, steps: int, site: int | None = None) -> TaskRecord | str:
+        """:meth:`preview_task` for the task at ``position`` in the queue (0: oldest)."""
+        if not 0 <= position < len(self.queue):
+            return EMPTY_SLOT
+        return self.preview_task(self.queue[position], degree, steps, site)
+
+    def dispatch(self, position: int, degree: int, steps: int, site: int | None = None) -> TaskRecord | str:
+        """:meth:`dispatch_task` for the task at ``position`` in the queue (0: oldest);
+        an empty position answers :data:`EMPTY_SLOT`. A convenience for scripts and tests."""
+        if not 0 <= position < len(self.queue):
+            return EMPTY_SLOT
+        task = self.queue[position]
+        planned = self._plan(task, degree, steps, site)
+        if type(planned) is str:
+            return planned
+        return self._start(planned[0], planned[1], position)
+
+    def _start(self, record: TaskRecord, site: int, position: int) -> TaskRecord:
+        """Apply a planned dispatch of the task at queue ``position``."""
         servers, degree, task = record.servers, record.degree, record.task_id
         model = self.class_model[self.task_class[task]]
         warm, group, stale = self.warm.occupy(servers, model, site, not record.cold_start)
         free_at = record.start_s + record.cold_start_s + record.compute_s  # same sum as in _plan
-        del self.queue[slot]
+        del self.queue[position]
+        self._taken[task] = 1
         self._queue_inv_slo = self._queue_inv_slo - 1.0 / record.slo_s if self.queue else 0.0
         free = self._free[site]
         busy_until, warm_model, group_size = self.busy_until, self.warm_model, self.group_size
@@ -356,13 +406,12 @@ class Simulator:
         self.server_version += 1
         return record
 
-    def _plan(self, slot: int, degree: int, steps: int, site: int | None) -> tuple[TaskRecord, int] | str:
+    def _plan(self, task: int, degree: int, steps: int, site: int | None) -> tuple[TaskRecord, int] | str:
         cfg = self.config
-        if slot < 0 or slot >= len(self.queue) or slot >= cfg.visible:
-            return EMPTY_SLOT
         if not 1 <= steps <= cfg.max_steps:
             return f"steps {steps} outside 1..{cfg.max_steps}"
-        task = self.queue[slot]
+        if not 0 <= task < self._next_arrival or self._taken[task]:
+            return f"task {task} is not queued"
         if self.task_degree[task]:
             degree = self.task_degree[task]
         elif degree not in self.latency.step_s[0]:
@@ -401,9 +450,10 @@ class Simulator:
         )
         return record, site
 
-    def wait(self) -> None:
+    def wait(self, can_decide: DecisionRule | None = None) -> None:
         """Let time pass: one tick in tick mode, else up to the next event, then on until
-        a decision is possible (event mode). With nothing pending, ``idle_advance_s``."""
+        ``can_decide()`` (default :meth:`can_decide`; event mode). With nothing pending,
+        ``idle_advance_s``."""
         interval = self.config.decision_interval_s
         if interval is not None:
             # Time moves only by ticks in this mode, so now == _tick * interval exactly.
@@ -421,15 +471,18 @@ class Simulator:
         if target == math.inf:
             target = self.now + self.config.idle_advance_s
         self.advance_to(min(target, max(self.config.time_limit_s, self.now)))
-        self.settle()
+        self.settle(can_decide)
 
-    def settle(self) -> None:
-        """Event mode: advance event by event until a decision is possible, the episode
-        is done or the time limit is reached. A no-op in tick mode."""
+    def settle(self, can_decide: DecisionRule | None = None) -> None:
+        """Event mode: advance event by event until ``can_decide()`` (default
+        :meth:`can_decide`), the episode is done or the time limit is reached. A no-op in
+        tick mode, where every wait is one tick."""
         if self.config.decision_interval_s is not None:
             return
+        if can_decide is None:
+            can_decide = self.can_decide
         limit = self.config.time_limit_s
-        while not self.can_decide() and not self.done and self.now < limit:
+        while not can_decide() and not self.done and self.now < limit:
             target = self.next_event_time()
             if target == math.inf:
                 break

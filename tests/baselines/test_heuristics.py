@@ -39,7 +39,7 @@ def test_fcfs_takes_the_oldest_task_and_sjf_the_shortest():
     assert fcfs[0] == 0
     sjf = make_heuristic("sjf", env)
     slot, degree, steps = sjf.decide()
-    estimates = [sim.service_estimate(task, 1, steps) for task in sim.queue[: sim.config.visible]]
+    estimates = [sim.service_estimate(task, 1, steps) for task in sim.queue[: env.unwrapped.queue_len]]
     assert estimates[slot] == min(e for e in estimates if e is not None)
 
 
@@ -49,8 +49,8 @@ def test_greedy_maximises_the_one_step_reward():
     agent = make_heuristic("greedy", env)
     sim = env.unwrapped.sim
     slot, _, steps = agent.decide()
-    preset = env.unwrapped.reward_preset
-    wait = sim.mean_visible_wait()
+    preset = env.unwrapped.reward_fn
+    wait = env.unwrapped.visible_queue_wait()
     best = preset(sim.preview(slot, 0, steps), False, 0.0, wait)
     for s in range(len(sim.queue)):
         for level in env.unwrapped.spec_scenario.step_levels:

@@ -176,11 +176,14 @@ def test_incremental_observation_equals_rebuilt(kwargs):
         assert longest > kwargs["queue_len"]
 
 
-def test_masks_are_tuple_of_int8_and_flat_bool():
+def test_masks_are_flat_int8_with_parts_and_flat_bool():
     env = small()
     _, infos = env.reset(seed=0)
     info = infos["site_0"]
-    parts = info["action_mask"]
+    flat = info["action_mask"]  # PettingZoo's convention: one flat int8 array
+    assert isinstance(flat, np.ndarray) and flat.dtype == np.int8 and flat.shape == (sum(env.nvec),)
+    parts = env.action_mask_parts("site_0")
+    assert np.array_equal(np.concatenate(parts), flat)
     assert isinstance(parts, tuple) and len(parts) == 4
     assert all(p.dtype == np.int8 for p in parts)
     assert [p.size for p in parts] == list(env.nvec)
@@ -225,7 +228,8 @@ def test_masks_follow_the_documented_rules(degree_mode):
     while env.agents:
         flat = env.action_masks()
         for i, agent in enumerate(env.agents):
-            parts = infos[agent]["action_mask"]
+            parts = env.action_mask_parts(agent)
+            assert np.array_equal(np.concatenate(parts), infos[agent]["action_mask"])
             assert all(p.dtype == np.int8 and not p.flags.writeable for p in parts)
             assert [p.astype(bool).tolist() for p in parts] == expected_masks(env, i)
             assert np.array_equal(np.concatenate(parts).astype(bool), flat[i])
@@ -244,7 +248,8 @@ def test_a_site_without_servers_only_offloads():
     while env.agents:
         for agent in env.agents:
             assert env.observation_space(agent).contains(obs[agent])
-        assert infos["site_1"]["action_mask"][1][0] == 0 or infos["site_1"]["action_mask"][0][1:].sum() == 0
+        parts = env.action_mask_parts("site_1")
+        assert parts[1][0] == 0 or parts[0][1:].sum() == 0
         obs, _, _, _, infos = env.step(masked_actions(env, infos, rng))
         offloaded += infos.get("site_1", {}).get("dispatched_task", -1) >= 0
     relay = env.site_metrics(1)
@@ -265,7 +270,7 @@ def test_task_degree_mode_asks_only_when_some_agent_can_dispatch():
     steps = 0
     while env.agents:
         sim = env.sim
-        can_dispatch = any(infos[a]["action_mask"][0][1:].any() for a in env.agents)
+        can_dispatch = any(env.action_mask_parts(a)[0][1:].any() for a in env.agents)
         assert can_dispatch or sim.done or sim.now >= sim.config.time_limit_s or sim.next_event_time() == np.inf
         _, _, _, _, infos = env.step(masked_actions(env, infos, rng))
         steps += 1
@@ -355,7 +360,9 @@ def test_offloaded_tasks_pay_transfer_and_run_at_the_target():
 # ---------------------------------------------------------------------- conflicts
 def _state_with_two_queues(seed: int) -> EdgeSitesEnv:
     """All servers free, sites 0 and 1 each with a queued task (agents only waited)."""
-    env = edge_sites_v0.parallel_env(num_sites=3, servers_per_site=1, tasks_per_site=20, degrees=(1,))
+    env = edge_sites_v0.parallel_env(
+        num_sites=3, servers_per_site=1, tasks_per_site=20, degrees=(1,), info_mode="events"
+    )
     env.reset(seed=seed)
     for _ in range(200):
         if env._site_queue[0] and env._site_queue[1] and env.sim.free_count == [1, 1, 1]:
@@ -530,7 +537,7 @@ def test_bad_arguments():
         small(render_mode="video")
     with pytest.raises(ValueError, match="num_sites"):
         edge_sites_v0.parallel_env(num_sites=0)
-    with pytest.raises(ValueError, match="scenario= was given"):
+    with pytest.raises(TypeError, match="scenario= was given"):  # keywords it cannot take
         edge_sites_v0.parallel_env(scenario="EAT-Edge-v0", tasks_per_site=3)
     with pytest.raises(ValueError, match="reward preset"):
         small(reward="nope")
@@ -554,7 +561,8 @@ def test_pickling_mid_episode_continues_identically():
         out1, out2 = env.step(actions), clone.step(actions)
         assert data_equivalence(out1, out2)
         infos, infos_clone = out1[4], out2[4]
-        assert not any(part.flags.writeable for info in infos_clone.values() for part in info["action_mask"])
+        assert not any(info["action_mask"].flags.writeable for info in infos_clone.values())
+        assert not any(part.flags.writeable for a in clone.agents for part in clone.action_mask_parts(a))
     assert data_equivalence(env.state(), clone.state())
 
 

@@ -1,12 +1,13 @@
-"""Tests for eat_bench.envs.rewards: each preset's formula, and episode-level identities."""
+"""Tests for eat_bench.rewards: each preset's formula, and episode-level identities."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from eat_bench.envs.rewards import REWARD_PRESETS, get_reward_preset
 from eat_bench.envs.single_agent import EatEdgeEnv
+from eat_bench.rewards import REWARD_PRESETS
+from eat_bench.rewards import get_reward as get_reward_preset
 from eat_bench.sim.entities import TaskRecord
 from eat_bench.sim.quality import PaperQuality
 
@@ -39,7 +40,7 @@ def test_balanced():
     assert p(missed, False, QUEUE) == pytest.approx(0.5 + 0.0 - 0.2 - 4.5 / 5)
     assert p(None, False, QUEUE) == pytest.approx(-0.2)
     assert p(None, True, QUEUE) == pytest.approx(-0.1 - 0.2)
-    assert p(None, True, 0.0, invalid_penalty=-2.0) == -2.0
+    assert p.with_penalty(-2.0)(None, True, 0.0) == -2.0  # the penalty is bound once, at make
     assert p(None, False, 0.0) == 0.0
 
 
@@ -81,7 +82,7 @@ def test_paper_no_dispatch_and_invalid():
     p = REWARD_PRESETS["paper"]
     assert p(None, False, 5.0, 2.0) == 0.0  # queueing is free under the paper's reward
     assert p(None, True, 5.0, 2.0) == 0.0  # and so is an infeasible decision
-    assert p(None, True, 5.0, 2.0, invalid_penalty=-1.0) == -1.0
+    assert p.with_penalty(-1.0)(None, True, 5.0, 2.0) == -1.0
 
 
 def test_paper_time_term_is_capped():
@@ -99,7 +100,7 @@ def test_paper_reward_in_env_matches_formula():
         mask = env.action_masks()
         slots = np.flatnonzero(mask[1 : env.action_space.nvec[0]])
         if len(slots):
-            w = sim.mean_visible_wait()
+            w = env.visible_queue_wait()
             level = i % len(levels)
             _, reward, te, tr, info = env.step(np.array([1 + slots[0], 0, level]))
             rec = sim.records[-1]

@@ -29,7 +29,9 @@ SMALL = {"EAT-Paper-v0": 12}  # num_tasks per id for the episode-length tests; o
 
 
 def make(sid="EAT-Edge-v0", **kw) -> EatEdgeEnv:
+    """A small env that reports its events (``info_mode="events"``), which many tests read."""
     kw.setdefault("num_tasks", SMALL.get(sid, 20))
+    kw.setdefault("info_mode", "events")
     return EatEdgeEnv(sid, **kw)
 
 
@@ -155,8 +157,10 @@ def test_overrides_through_make():
     assert env.unwrapped.spec_scenario.reward == "latency"
     assert env.unwrapped.sim.config.num_tasks == 7
     assert env.spec.max_episode_steps == 50
-    with pytest.raises(ValueError, match="unknown keyword"):
+    with pytest.raises(TypeError, match="unknown keyword"):  # as Python raises for a keyword
         gym.make("EAT-Edge-v0", rewardz="latency")
+    with pytest.raises(ValueError, match="reward"):  # a bad value stays a ValueError
+        gym.make("EAT-Edge-v0", reward="fast")
 
 
 # ----------------------------------------------------------------------------- determinism
@@ -585,3 +589,54 @@ def test_observations_stay_in_space_over_long_runs(sid):
         assert env.observation_space.contains(obs), (i, env.sim.now, obs[obs < 0])
         if te or tr:
             obs, _ = env.reset()
+
+
+# ----------------------------------------------------------------------------- info contract
+NUMERIC_INFO_KEYS = {"time_s", "invalid_action", "arrivals", "dispatches", "completions"}
+
+
+@pytest.mark.parametrize("sid", ["EAT-Edge-v0", "EAT-Paper-v0"])
+def test_default_info_is_fixed_shape_and_numeric(sid):
+    """Every step's info has the same keys of numbers and flags (what Tianshou, TorchRL
+    and RLlib store in buffers); the episode metrics join on the last step only."""
+    env = EatEdgeEnv(sid, num_tasks=SMALL.get(sid, 20), action_mode="discrete")
+    events_env = EatEdgeEnv(sid, num_tasks=SMALL.get(sid, 20), action_mode="discrete", info_mode="events")
+    _, info = env.reset(seed=3)
+    _, info_e = events_env.reset(seed=3)
+    assert set(info) == NUMERIC_INFO_KEYS
+    assert info["arrivals"] == len(info_e["events"]) == len(env.last_events) > 0
+    rng = np.random.default_rng(0)
+    for _ in range(5000):
+        act = np.array([rng.integers(env.action_space.nvec[0]), 0, rng.integers(env.action_space.nvec[2])])
+        _, r, te, tr, info = env.step(act)
+        _, r_e, te_e, tr_e, info_e = events_env.step(act)
+        assert r == r_e and te == te_e  # the info mode changes nothing else
+        assert set(info) - {"episode_metrics"} == NUMERIC_INFO_KEYS
+        assert all(isinstance(info[k], (bool, int, float)) for k in NUMERIC_INFO_KEYS)
+        kinds = [e[0] for e in info_e["events"]]
+        assert (info["arrivals"], info["dispatches"], info["completions"]) == (
+            kinds.count("arrival"),
+            kinds.count("dispatch"),
+            kinds.count("complete"),
+        )
+        assert info["invalid_action"] == ("invalid_reason" in info_e) == bool(env.last_invalid_reason)
+        if te or tr:
+            assert all(isinstance(v, (int, float)) for v in info["episode_metrics"].values())
+            break
+    else:
+        raise AssertionError("episode did not end")
+
+
+def test_step_before_reset_is_a_clear_error():
+    env = EatEdgeEnv("EAT-Edge-v0")
+    with pytest.raises(RuntimeError, match="call reset"):
+        env.step(env.action_space.sample())
+
+
+def test_action_masks_through_gym_make_wrappers():
+    """The documented forms: ``env.unwrapped.action_masks()`` and ``get_wrapper_attr``."""
+    env = gym.make("EAT-Edge-v0", action_mode="discrete")
+    env.reset(seed=0)
+    direct = env.unwrapped.action_masks()
+    assert np.array_equal(env.get_wrapper_attr("action_masks")(), direct)
+    assert direct.dtype == bool and direct.shape == (int(env.action_space.nvec.sum()),)

@@ -65,7 +65,6 @@ def make_sim(
     degree_mode: str = "agent",
     placement: str = "edge",
     decision_interval_s: float | None = None,
-    visible: int = 10,
     time_limit_s: float = 1000.0,
 ) -> Simulator:
     """A simulator whose tasks are ``(arrival, class, site)`` in arrival order."""
@@ -95,7 +94,6 @@ def make_sim(
         placement=placement,
         decision_interval_s=decision_interval_s,
         time_limit_s=time_limit_s,
-        visible=visible,
         max_steps=50,
     )
     sim = Simulator(config)
@@ -342,11 +340,40 @@ def test_infeasible_dispatch_changes_nothing(trace, args, reason):
     assert snapshot(sim) == before
 
 
-def test_slot_beyond_visible_is_empty(trace):
-    sim = make_sim(trace, [(0.0, 0, 0)] * 3, visible=2)
+def test_position_beyond_the_queue_is_empty(trace):
+    """The core knows no scheduler window (the env's visible queue is tested with the env)."""
+    sim = make_sim(trace, [(0.0, 0, 0)] * 3)
     before = snapshot(sim)
-    assert sim.dispatch(2, 1, 10) == "empty slot"
+    assert sim.dispatch(3, 1, 10) == "empty slot"
     assert snapshot(sim) == before
+
+
+def test_dispatch_by_task_id(trace):
+    sim = make_sim(trace, [(0.0, 0, 0)] * 3)
+    before = snapshot(sim)
+    assert sim.dispatch_task(7, 1, 10) == "task 7 is not queued"
+    assert snapshot(sim) == before
+    record = sim.dispatch_task(2, 1, 10)  # not the oldest: any queued task by its id
+    assert record.task_id == 2 and sim.queue == [0, 1]
+    assert sim.dispatch_task(2, 1, 10) == "task 2 is not queued"  # already dispatched
+    events = sim.take_events()
+    assert [e[0] for e in events].count("dispatch") == 1 and sim.events == []
+    assert sim.take_changed_servers() == set(record.servers) | set(range(sim.num_servers))
+    assert sim.take_changed_servers() == set()
+
+
+def test_settle_takes_the_callers_decision_rule(trace):
+    """An env that sees only part of the queue passes its own "can someone decide?" rule."""
+    sim = make_sim(trace, [(0.0, 0, 0), (5.0, 0, 0)], decision_interval_s=None)
+    asked = []
+
+    def nobody_can_decide() -> bool:
+        asked.append(sim.now)
+        return False
+
+    sim.settle(nobody_can_decide)
+    assert asked and sim.num_arrived == 2  # advanced through the arrival at 5 s
+    assert sim.now == 5.0
 
 
 def test_dispatch_restricted_to_site(trace):

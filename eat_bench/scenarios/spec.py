@@ -1,10 +1,6 @@
-"""Scenarios: frozen, versioned specs of a cluster, a workload and the decision interface.
-
-A scenario id (``EAT-Edge-v0``) names one :class:`ScenarioSpec`. A change of meaning
-bumps the version; old ids stay. ``spec.with_overrides(reward="latency", ...)`` returns a
-validated copy (the keyword overrides of ``gym.make``), and ``spec.sim_config()``
-resolves traces and quality models into what the simulator runs.
-"""
+"""Scenario specs: frozen dataclasses of a cluster, a workload and the decision
+interface, with make-time overrides and validation (errors name the scenario and the
+field). The registered ids are in :mod:`eat_bench.scenarios.catalogue`."""
 
 from __future__ import annotations
 
@@ -15,11 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from eat_bench.sim.checks import is_int, is_real
 from eat_bench.sim.workload import (
-    BurstyArrivals,
-    DiurnalArrivals,
-    PoissonArrivals,
     RequestClass,
-    SlottedBernoulliArrivals,
     StreamSpec,
 )
 
@@ -31,9 +23,8 @@ __all__ = [
     "ClusterSpec",
     "WorkloadSpec",
     "ScenarioSpec",
-    "SCENARIOS",
-    "get_scenario",
     "ACTION_MODES",
+    "DEGREE_MODES",
     "OBS_MODES",
     "OVERRIDES",
 ]
@@ -203,7 +194,8 @@ class ScenarioSpec:
         """A validated copy with make-time overrides applied (see ``OVERRIDES``)."""
         unknown = sorted(set(overrides) - set(OVERRIDES))
         if unknown:
-            raise ValueError(f"{self.id}: unknown keyword(s) {unknown}; accepted overrides: {', '.join(OVERRIDES)}")
+            # TypeError, as Python raises for an unexpected keyword (TorchRL and others rely on it).
+            raise TypeError(f"{self.id}: unknown keyword(s) {unknown}; accepted overrides: {', '.join(OVERRIDES)}")
         spec = self
         changes = dict(overrides)
         if "num_servers" in changes:
@@ -231,7 +223,7 @@ class ScenarioSpec:
 
     def validate(self) -> None:
         """Check every field; errors name the scenario and the field. Loads the trace."""
-        from eat_bench.envs.rewards import REWARD_PRESETS
+        from eat_bench.rewards import REWARD_PRESETS
         from eat_bench.sim.profiles import load_trace
         from eat_bench.sim.quality import QUALITY_MODELS
 
@@ -344,7 +336,6 @@ class ScenarioSpec:
             decision_interval_s=self.decision_interval_s,
             idle_advance_s=self.idle_advance_s,
             time_limit_s=self.time_limit_s,
-            visible=self.queue_len,
             max_steps=self.max_steps,
         )
 
@@ -358,157 +349,3 @@ class ScenarioSpec:
             f"{'tick ' + str(self.decision_interval_s) + ' s' if self.decision_interval_s else 'event-driven'}"
             + (" [held out]" if self.held_out else "")
         )
-
-
-# ---------------------------------------------------------------------- catalogue
-_PAPER = ScenarioSpec(
-    id="EAT-Paper-v0",
-    description=(
-        "The EAT paper's simulation (SEED_MODEL.md): 8 identical nodes, SD 1.4 at 512x512, degree fixed by "
-        "the task, 0.1 s ticks, 32 tasks of which 10 wait at t=0, rate 0.15/s."
-    ),
-    cluster=ClusterSpec(sites=(SiteSpec("paper", ("paper-gpu",) * 8),)),
-    workload=WorkloadSpec(
-        # The paper has no SLO; 30 s is ours, used only by metrics and other presets.
-        classes=(RequestClass("sd14", 512, 512, slo_s=30.0),),
-        streams=(StreamSpec(site=0, arrivals=SlottedBernoulliArrivals(rate=0.15, slot_s=0.1), classes=(0,)),),
-        num_tasks=32,
-        initial_queue=10,
-    ),
-    trace="eat-paper",
-    quality="paper",
-    reward="paper",
-    action_mode="continuous",
-    queue_len=10,
-    degrees=(1, 2, 4, 8),
-    degree_mode="task",
-    max_steps=32,
-    step_levels=(8, 16, 24, 32),
-    decision_interval_s=0.1,
-    time_limit_s=1024.0,
-    max_episode_steps=100_000,
-    placement="paper",
-    time_scale_s=10.0,
-    history=("v0: first release; reproduces SEED_MODEL.md",),
-)
-
-_EDGE_CLASSES = (
-    RequestClass("sd15", 512, 512, slo_s=5.0, weight=0.5),
-    RequestClass("sd15", 768, 768, slo_s=10.0, weight=0.25),
-    RequestClass("sdxl", 1024, 1024, slo_s=20.0, weight=0.25),
-)
-_EDGE_CLUSTER = ClusterSpec(
-    sites=(
-        SiteSpec("edge-a", ("RTX4090", "RTX4090", "RTX3090", "RTX3090")),
-        SiteSpec("edge-b", ("A100", "A100", "T4", "T4")),
-    ),
-    link_latency_s=0.02,
-    link_bandwidth_mbps=100.0,
-)
-# Near 70% utilisation: measured with the sjf and warm-first heuristics (utilisation
-# 0.66-0.72 over seeds 0-2, cold starts included); see docs/scenarios.md.
-_EDGE_RATE = 0.6
-
-_EDGE = ScenarioSpec(
-    id="EAT-Edge-v0",
-    description=(
-        "The default benchmark: 8 heterogeneous servers (RTX 4090/3090, A100, T4) in 2 sites, SD 1.5 and SDXL "
-        "at mixed resolutions, Poisson arrivals near 70% utilisation, an SLO per request; the agent chooses "
-        "task, degree and steps."
-    ),
-    cluster=_EDGE_CLUSTER,
-    workload=WorkloadSpec(
-        classes=_EDGE_CLASSES,
-        streams=(
-            StreamSpec(site=0, arrivals=PoissonArrivals(_EDGE_RATE / 2), classes=(0, 1, 2)),
-            StreamSpec(site=1, arrivals=PoissonArrivals(_EDGE_RATE / 2), classes=(0, 1, 2)),
-        ),
-        num_tasks=200,
-    ),
-    trace="edge-mixed",
-    max_episode_steps=4000,
-    history=("v0: first release",),
-)
-
-_LARGE_GPUS = ("H100", "A100", "RTX4090", "RTX3090", "T4")
-_LARGE = replace(
-    _EDGE,
-    id="EAT-Edge-Large-v0",
-    description="64 servers of 5 GPU kinds in 4 sites; gangs of up to 8; 800 tasks; Poisson near 70% utilisation.",
-    cluster=ClusterSpec(
-        sites=tuple(
-            SiteSpec(f"edge-{name}", tuple(_LARGE_GPUS[(i + j) % len(_LARGE_GPUS)] for j in range(16)))
-            for i, name in enumerate("abcd")
-        ),
-        link_latency_s=0.02,
-        link_bandwidth_mbps=200.0,
-    ),
-    workload=WorkloadSpec(
-        classes=_EDGE_CLASSES,
-        streams=tuple(StreamSpec(site=s, arrivals=PoissonArrivals(4.8 / 4), classes=(0, 1, 2)) for s in range(4)),
-        num_tasks=800,
-    ),
-    queue_len=16,
-    degrees=(1, 2, 4, 8),
-    max_episode_steps=16000,
-)
-
-_BURST = replace(
-    _EDGE,
-    id="EAT-Edge-Burst-v0",
-    description="EAT-Edge-v0's cluster under a diurnal stream (site a) and a bursty Markov-modulated stream (site b).",
-    workload=WorkloadSpec(
-        classes=_EDGE_CLASSES,
-        streams=(
-            StreamSpec(
-                site=0, arrivals=DiurnalArrivals(_EDGE_RATE / 2, amplitude=0.8, period_s=300.0), classes=(0, 1, 2)
-            ),
-            StreamSpec(
-                site=1,
-                arrivals=BurstyArrivals(_EDGE_RATE / 2, burst_factor=6.0, calm_s=60.0, burst_s=10.0),
-                classes=(0, 1, 2),
-            ),
-        ),
-        num_tasks=300,
-    ),
-    max_episode_steps=6000,
-)
-
-_SHIFT = replace(
-    _EDGE,
-    id="EAT-Edge-Shift-v0",
-    description=(
-        "Held out: a 3-site cluster with H100 and Jetson-free slow sites, SDXL-heavy mix and tighter SLOs; "
-        "for the leaderboard's generalisation track, not for training."
-    ),
-    cluster=ClusterSpec(
-        sites=(
-            SiteSpec("edge-a", ("H100", "RTX3090", "RTX3090", "T4")),
-            SiteSpec("edge-b", ("RTX4090", "RTX4090", "T4", "T4")),
-            SiteSpec("edge-c", ("A100", "A100", "RTX3090", "RTX4090")),
-        ),
-        link_latency_s=((0.0, 0.01, 0.04), (0.01, 0.0, 0.03), (0.04, 0.03, 0.0)),
-        link_bandwidth_mbps=((0.0, 200.0, 50.0), (200.0, 0.0, 100.0), (50.0, 100.0, 0.0)),
-    ),
-    workload=WorkloadSpec(
-        classes=(
-            RequestClass("sd15", 512, 512, slo_s=4.0, weight=0.3),
-            RequestClass("sd15", 768, 768, slo_s=8.0, weight=0.2),
-            RequestClass("sdxl", 1024, 1024, slo_s=15.0, weight=0.5),
-        ),
-        streams=tuple(StreamSpec(site=s, arrivals=PoissonArrivals(0.25), classes=(0, 1, 2)) for s in range(3)),
-        num_tasks=200,
-    ),
-    held_out=True,
-)
-
-SCENARIOS: dict[str, ScenarioSpec] = {spec.id: spec for spec in (_EDGE, _PAPER, _LARGE, _BURST, _SHIFT)}
-"""Every registered scenario id."""
-
-
-def get_scenario(scenario_id: str) -> ScenarioSpec:
-    """The scenario of an id (``EAT-Edge-v0``); unknown ids fail with the list of ids."""
-    try:
-        return SCENARIOS[scenario_id]
-    except KeyError:
-        raise ValueError(f"unknown scenario id {scenario_id!r}; registered: {', '.join(SCENARIOS)}") from None
