@@ -26,7 +26,7 @@ Both give:
   ``infos[k]["terminal_observation"]`` (the last observation, before the automatic
   reset) and ``infos[k]["TimeLimit.truncated"] = truncated and not terminated``.
 * ``action_masks()``: one flat boolean mask per entry, from each agent's
-  ``info["action_mask"]`` (a flat mask, or a tuple of per-component masks), so
+  ``info["action_mask"]`` (a flat mask; a tuple of per-component masks is accepted too), so
   sb3-contrib's ``MaskablePPO`` works as is; all True when the env gives no masks.
 * Rewards as ``float32``; every agent must stay live until its copy's episode ends
   (agents of ``edge_sites_v0`` always do).
