@@ -13,3 +13,6 @@ collect_ignore: list[str] = []
 if importlib.util.find_spec("stable_baselines3") is None or importlib.util.find_spec("supersuit") is None:
     # Need the `rl` extra (pip install -e ".[rl]").
     collect_ignore += ["eat_bench/envs/vector.py", "eat_bench/baselines/marl_ppo.py"]
+if importlib.util.find_spec("diffusers") is None or importlib.util.find_spec("torch") is None:
+    # Need the `profile` extra (pip install -e ".[profile]").
+    collect_ignore += ["eat_bench/profiling/models.py", "eat_bench/profiling/recorder.py", "eat_bench/profiling/live.py"]

@@ -8,6 +8,8 @@ Usage::
 
 Every number below is a published figure (cited next to it) or a rule stated in
 ``eat_bench/traces/DATASHEET.md``; rows are written with ``write_trace`` (validated, atomic).
+Per-GPU figures come from the GPU registry, ``eat_bench/sim/gpus.py`` (one entry per GPU
+kind, each figure with its source); the figures shared by every GPU are constants here.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from eat_bench.sim.gpus import GPUS, Figure, GpuKind, get_gpu  # noqa: E402
 from eat_bench.sim.profiles import ProfileRow, write_trace  # noqa: E402
 
 DEGREES: tuple[int, ...] = (1, 2, 4, 8)
@@ -47,24 +50,16 @@ DF_LATENCY_25 = {(1024, 1): 2.52, (1024, 8): 0.93}
 # Published speed-ups over one A100 for SDXL 1024x1024, 50 steps (Table 1 / abstract).
 DF_SPEEDUP = {1: 1.0, 2: 1.5, 4: 2.2, 8: 2.8}
 
-# --- Single-GPU figures.
-DIFFUSERS_SRC = "diffusers docs optimization/torch2.0 (SD1.5 fp16 batch 1; eager it/s)"
-DIFFUSERS_IT_S = {"T4": 6.9, "RTX3090": 22.56, "RTX4090": 40.5, "A100": 21.66}
-SDBENCH_SRC = "alexeigor/sd-benchmarks README (SD1.5 512x512 50 steps; PyTorch 2.0)"
-SDBENCH_50 = {"A100": 1.96, "H100": 1.44}  # A100-40GB, H100-PCIe
-SAI_SRC = "stabilityai/stable-diffusion-xl-1.0-tensorrt model card (30 steps 1024x1024; baseline)"
-SAI_30 = {"A100": 3.704, "H100": 2.496}
-JETSON_SRC = "NVIDIA-AI-IOT jetson-generative-ai-playground benchmarks (seconds per image)"
-JETSON_S_PER_IMAGE = {"sd15": 2.2, "sdxl": 23.1}
-JETSON_ASSUMED_STEPS = 20  # AUTOMATIC1111 webui default; the page states neither steps nor size
+# --- Single-GPU figures: per GPU in the registry (eat_bench/sim/gpus.py). DistriFusion ran on
+# A100s, so the A100 is the reference that ratios of other GPUs' figures are taken against.
+REFERENCE_GPU = "A100"
+ASSUMED_STEPS_PER_IMAGE = 20  # AUTOMATIC1111 webui default, for sources that state neither steps nor size
 
 # --- Resolution rule: latency grows as (pixels)^RES_EXPONENT, the exponent fitted to
 # DistriFusion's single-A100 SDXL latencies at 1024^2 and 2048^2 (Figure 6 / Table 1).
 RES_EXPONENT = math.log(DF_LATENCY_50[(2048, 1)] / DF_LATENCY_50[(1024, 1)]) / math.log(4.0)
 
 # --- Cold start.
-COLD_T4_SD15_S = 40.0  # diffusers issue 2852: first load of SD1.5 on a T4
-COLD_T4_SRC = "diffusers issue 2852"
 COLD_BASE_S = EAT_LOAD_S[1]  # EAT: 1-GPU reload of SD1.4 (same size as SD1.5)
 COLD_DEGREE_FACTOR = {k: EAT_LOAD_S[k] / EAT_LOAD_S[1] for k in DEGREES}
 # Parameter counts in millions (SDXL paper, Podell et al. 2023, Table 1; shared 84M VAE):
@@ -72,7 +67,7 @@ COLD_DEGREE_FACTOR = {k: EAT_LOAD_S[k] / EAT_LOAD_S[1] for k in DEGREES}
 PARAMS_M = {"sd15": 860 + 123 + 84, "sdxl": 2600 + 817 + 84}
 SDXL_LOAD_RATIO = PARAMS_M["sdxl"] / PARAMS_M["sd15"]
 
-EDGE_GPUS: tuple[str, ...] = ("T4", "RTX3090", "RTX4090", "A100", "H100", "Jetson-AGX-Orin")
+EDGE_GPUS: tuple[str, ...] = tuple(gpu.name for gpu in GPUS if gpu.in_edge_mixed)
 EDGE_CLASSES: tuple[tuple[str, int], ...] = (("sd15", 512), ("sd15", 768), ("sdxl", 1024))
 
 
@@ -83,8 +78,9 @@ def sig(x: float, digits: int = 6) -> float:
 
 def load_s(gpu: str, model: str, degree: int) -> tuple[float, str]:
     """Cold-start seconds (to 0.1 s) and a note stating the rule (DATASHEET.md, 'Cold start')."""
-    if gpu == "T4":
-        base, why = COLD_T4_SD15_S, f"T4 SD1.5 {COLD_T4_SD15_S:g} s ({COLD_T4_SRC})"
+    cold = get_gpu(gpu).sd15_cold_load_s
+    if cold is not None:
+        base, why = cold.value, f"{gpu} SD1.5 {cold.value:g} s ({cold.source})"
     else:
         base, why = COLD_BASE_S, f"EAT 1-GPU reload {COLD_BASE_S:g} s"
     if model == "sdxl":
@@ -152,47 +148,75 @@ def a100_distrifusion_rows() -> list[ProfileRow]:
 
 
 # ----------------------------------------------------------------------------- edge-mixed
+def _ratio_figure(gpu: GpuKind, ref: GpuKind, field: str) -> tuple[Figure, Figure] | None:
+    """``gpu``'s and the reference GPU's figure ``field`` when both exist and share a source, else None."""
+    mine, theirs = getattr(gpu, field), getattr(ref, field)
+    if mine is None or theirs is None:
+        return None
+    if mine.source != theirs.source:
+        raise ValueError(f"{gpu.name}.{field} and {ref.name}.{field} must come from the same source for a ratio")
+    return mine, theirs
+
+
+def sd15_512_row(gpu: GpuKind, ref_step: float | None) -> tuple[float, float, str, str, str]:
+    """(step_s, overhead_s, kind, source, note) for SD1.5 512x512 at degree 1: the first rule whose figures exist."""
+    ref = get_gpu(REFERENCE_GPU)
+    if gpu.sd15_it_s is not None:  # overhead 0: the diffusers table times the denoising loop only
+        its = gpu.sd15_it_s.value
+        return 1.0 / its, 0.0, "published", gpu.sd15_it_s.source, f"step = 1/{its:g} it/s"
+    pair = _ratio_figure(gpu, ref, "sd15_50_steps_s")
+    if pair is not None and ref_step is not None:
+        mine, theirs = pair
+        note = f"{ref.name} step (diffusers) x {gpu.name}/{ref.name} 50-step latency {mine.value:g}/{theirs.value:g}"
+        return ref_step * (mine.value / theirs.value), 0.0, "derived", mine.source, note
+    if gpu.sd15_image_s is not None:
+        per_image = gpu.sd15_image_s.value
+        note = f"{per_image:g} s per image / {ASSUMED_STEPS_PER_IMAGE} assumed steps at assumed 512x512"
+        return per_image / ASSUMED_STEPS_PER_IMAGE, 0.0, "derived", gpu.sd15_image_s.source, note
+    raise ValueError(f"GPU {gpu.name!r} is in edge-mixed but has no SD1.5 figure in eat_bench/sim/gpus.py")
+
+
+def sdxl_1024_row(
+    gpu: GpuKind, sd15: tuple[float, float, str, str, str], ref_sd15_step: float
+) -> tuple[float, float, str, str, str]:
+    """(step_s, overhead_s, kind, source, note) for SDXL 1024x1024 at degree 1: the first rule that applies."""
+    ref = get_gpu(REFERENCE_GPU)
+    df = distrifusion_a100()
+    ref_step, ref_over, _, _, ref_note = df[(1024, 1)]
+    if gpu.name == REFERENCE_GPU:
+        return ref_step, ref_over, "published", DF_TABLE1, ref_note
+    pair = _ratio_figure(gpu, ref, "sdxl_30_steps_s")
+    if pair is not None:
+        mine, theirs = pair
+        r = mine.value / theirs.value
+        note = (
+            f"{ref.name} SDXL row (DistriFusion) x {gpu.name}/{ref.name} 30-step latency "
+            f"{mine.value:g}/{theirs.value:g}"
+        )
+        return ref_step * r, ref_over * r, "derived", mine.source, note
+    if gpu.sdxl_image_s is not None:
+        per_image = gpu.sdxl_image_s.value
+        note = f"{per_image:g} s per image / {ASSUMED_STEPS_PER_IMAGE} assumed steps at assumed 1024x1024"
+        return per_image / ASSUMED_STEPS_PER_IMAGE, 0.0, "derived", gpu.sdxl_image_s.source, note
+    # Otherwise the reference's SDXL row x this GPU's SD1.5 step ratio to the reference.
+    r = sd15[0] / ref_sd15_step
+    note = f"{ref.name} SDXL row x {gpu.name}/{ref.name} SD1.5 step ratio {r:.4f}"
+    return ref_step * r, ref_over * r, "derived", f"{sd15[3]}; {DF_TABLE1}", note
+
+
 def edge_single_gpu() -> dict[tuple[str, str, int], tuple[float, float, str, str, str]]:
     """(gpu, model, side) -> (step_s, overhead_s, kind, source, note) at degree 1."""
     out: dict[tuple[str, str, int], tuple[float, float, str, str, str]] = {}
-    # SD1.5 512: diffusers torch2.0 table, overhead 0 (the table times the denoising loop).
-    for gpu, its in DIFFUSERS_IT_S.items():
-        out[(gpu, "sd15", 512)] = (1.0 / its, 0.0, "published", DIFFUSERS_SRC, f"step = 1/{its:g} it/s")
-    a100_sd15 = out[("A100", "sd15", 512)][0]
-    h100_ratio = SDBENCH_50["H100"] / SDBENCH_50["A100"]
-    out[("H100", "sd15", 512)] = (
-        a100_sd15 * h100_ratio, 0.0, "derived", SDBENCH_SRC,
-        f"A100 step (diffusers) x H100/A100 50-step latency {SDBENCH_50['H100']:g}/{SDBENCH_50['A100']:g}",
-    )  # fmt: skip
-    out[("Jetson-AGX-Orin", "sd15", 512)] = (
-        JETSON_S_PER_IMAGE["sd15"] / JETSON_ASSUMED_STEPS, 0.0, "derived", JETSON_SRC,
-        f"{JETSON_S_PER_IMAGE['sd15']:g} s per image / {JETSON_ASSUMED_STEPS} assumed steps at assumed 512x512",
-    )  # fmt: skip
-    # SDXL 1024: A100 from DistriFusion; H100 by the model card's H100/A100 ratio; Jetson
-    # from its page; others = A100 SDXL x that GPU's SD1.5 step ratio to A100.
-    df = distrifusion_a100()
-    a100_step, a100_over, _, _, _ = df[(1024, 1)]
-    out[("A100", "sdxl", 1024)] = (a100_step, a100_over, "published", DF_TABLE1, df[(1024, 1)][4])
-    r = SAI_30["H100"] / SAI_30["A100"]
-    out[("H100", "sdxl", 1024)] = (
-        a100_step * r, a100_over * r, "derived", SAI_SRC,
-        f"A100 SDXL row (DistriFusion) x H100/A100 30-step latency {SAI_30['H100']:g}/{SAI_30['A100']:g}",
-    )  # fmt: skip
-    out[("Jetson-AGX-Orin", "sdxl", 1024)] = (
-        JETSON_S_PER_IMAGE["sdxl"] / JETSON_ASSUMED_STEPS, 0.0, "derived", JETSON_SRC,
-        f"{JETSON_S_PER_IMAGE['sdxl']:g} s per image / {JETSON_ASSUMED_STEPS} assumed steps at assumed 1024x1024",
-    )  # fmt: skip
-    for gpu in ("T4", "RTX3090", "RTX4090"):
-        r = out[(gpu, "sd15", 512)][0] / a100_sd15
-        out[(gpu, "sdxl", 1024)] = (
-            a100_step * r, a100_over * r, "derived", f"{DIFFUSERS_SRC}; {DF_TABLE1}",
-            f"A100 SDXL row x {gpu}/A100 SD1.5 step ratio {r:.4f}",
-        )  # fmt: skip
-    # SD1.5 768: the 512 row x (pixel ratio)^RES_EXPONENT.
+    ref_sd15 = sd15_512_row(get_gpu(REFERENCE_GPU), ref_step=None)  # the reference's own figure
     f768 = (768 * 768 / (512 * 512)) ** RES_EXPONENT
-    for gpu in EDGE_GPUS:
-        step, over, _, source, _ = out[(gpu, "sd15", 512)]
-        out[(gpu, "sd15", 768)] = (
+    for name in EDGE_GPUS:
+        gpu = get_gpu(name)
+        sd15 = sd15_512_row(gpu, ref_sd15[0])
+        out[(name, "sd15", 512)] = sd15
+        out[(name, "sdxl", 1024)] = sdxl_1024_row(gpu, sd15, ref_sd15[0])
+        # SD1.5 768: the 512 row x (pixel ratio)^RES_EXPONENT.
+        step, over, _, source, _ = sd15
+        out[(name, "sd15", 768)] = (
             step * f768, over * f768, "derived", f"{source}; {DF_FIG6}",
             f"512x512 row x 2.25^{RES_EXPONENT:.4f} = x{f768:.4f} (pixel-count rule)",
         )  # fmt: skip

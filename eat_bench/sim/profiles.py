@@ -24,6 +24,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from eat_bench.sim.gpus import GPUS
+
 __all__ = [
     "LatencyModel",
     "TRACE_COLUMNS",
@@ -53,18 +55,8 @@ TRACE_COLUMNS: tuple[str, ...] = (
 )
 ROW_KINDS: tuple[str, ...] = ("measured", "published", "derived")
 
-KNOWN_GPUS: dict[str, str] = {
-    "T4": "NVIDIA T4: Turing, 16 GB GDDR6, 70 W data-centre inference card",
-    "V100": "NVIDIA V100: Volta, 16/32 GB HBM2",
-    "A10": "NVIDIA A10: Ampere, 24 GB GDDR6, 150 W",
-    "RTX3090": "NVIDIA GeForce RTX 3090: Ampere, 24 GB GDDR6X, consumer card",
-    "RTX4090": "NVIDIA GeForce RTX 4090: Ada Lovelace, 24 GB GDDR6X, consumer card",
-    "A100": "NVIDIA A100: Ampere, 40/80 GB HBM2e, NVLink",
-    "H100": "NVIDIA H100: Hopper, 80 GB HBM3 (SXM) or HBM2e (PCIe)",
-    "H200": "NVIDIA H200: Hopper, 141 GB HBM3e",
-    "Jetson-AGX-Orin": "NVIDIA Jetson AGX Orin: embedded Ampere iGPU, 32/64 GB shared LPDDR5",
-    "paper-gpu": "the GPU of the EAT paper's testbed (arXiv 2507.10026); the authors do not name it",
-}
+KNOWN_GPUS: dict[str, str] = {gpu.name: gpu.description for gpu in GPUS}
+"""GPU name -> description, from the registry :data:`eat_bench.sim.gpus.GPUS` (add a GPU kind there)."""
 
 _SHIPPED: tuple[str, ...] = ("eat-paper", "a100-distrifusion", "edge-mixed")
 _INT_COLUMNS = ("width", "height", "degree")
