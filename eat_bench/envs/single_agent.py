@@ -8,6 +8,7 @@ import gymnasium as gym
 import numpy as np
 
 from eat_bench.envs.encoding import ActionDecoder, ObservationEncoder
+from eat_bench.envs.scheduler_view import SchedulerView
 from eat_bench.rewards import get_reward
 from eat_bench.scenarios import ScenarioSpec, get_scenario
 from eat_bench.sim.engine import EMPTY_SLOT, Simulator
@@ -15,9 +16,11 @@ from eat_bench.sim.metrics import EpisodeMetrics
 
 __all__ = ["EatEdgeEnv", "INFO_MODES"]
 
-INFO_MODES = ("numeric", "events")
+INFO_MODES = ("numeric", "events", "scheduler")
 """``info_mode="numeric"`` (default): fixed keys of numbers and flags, storable in any
-library's buffer. ``"events"`` adds the per-step event list and the invalid reason."""
+library's buffer. ``"events"`` adds the per-step event list and the invalid reason.
+``"scheduler"`` adds the scheduler view (:mod:`eat_bench.envs.scheduler_view`): the
+visible queue, the servers and the cost of each dispatch option as numeric arrays."""
 
 
 class EatEdgeEnv(gym.Env):
@@ -90,7 +93,15 @@ class EatEdgeEnv(gym.Env):
     on the step where the env ends the episode. ``info_mode="events"`` adds ``events``
     (``(kind, time_s, task_id)`` for arrivals, dispatches and completions) and, for an
     infeasible decision, ``invalid_reason``; in any mode the unwrapped env's
-    ``last_events`` and ``last_invalid_reason`` hold them.
+    ``last_events`` and ``last_invalid_reason`` hold them. ``info_mode="scheduler"`` adds,
+    to the numeric keys, the versioned scheduler view (``info["scheduler_view_version"]``
+    = 1; :mod:`eat_bench.envs.scheduler_view`): ``queue_tasks`` (Q, 9: task id, arrival,
+    SLO, class, model, site, demanded degree, pixels), ``queue_length``, ``servers`` (N,
+    6: free, busy until, warm model, group, group size, site), ``free_per_site``,
+    ``options`` (Q, D, 7: per visible task and degree, where the env would place it and
+    its cold start, overhead, per-step and transfer seconds), and the constant
+    ``degrees``, ``step_levels`` and ``quality_normalized``: what the heuristics need to
+    act without the simulator object (e.g. in another process).
 
     **Seeding.** ``reset(seed=s)`` draws the whole episode's workload from generators
     made from ``s``; the same seed and actions give the same trajectory.
@@ -98,7 +109,9 @@ class EatEdgeEnv(gym.Env):
     **Version history.** v0 (eat-bench 0.1): first release. eat-bench 0.2: ``info`` holds
     fixed-shape numbers by default (the event list and the invalid reason moved to
     ``info_mode="events"``); unknown make keywords raise ``TypeError``; observations,
-    rewards and episode ends unchanged.
+    rewards and episode ends unchanged. eat-bench 0.2 (later): ``info_mode="scheduler"``
+    (scheduler view version 1); the other modes, observations, rewards, masks and episode
+    ends unchanged.
 
     Example:
 
@@ -138,6 +151,7 @@ class EatEdgeEnv(gym.Env):
         self.info_mode = info_mode
         self.sim = Simulator(spec.sim_config())
         self.reward_fn = get_reward(spec.reward, spec.invalid_penalty)
+        self._needs_visible_wait = self.reward_fn.needs_visible_wait
         self.encoder = ObservationEncoder(spec, self.sim, spec.obs_mode)
         self.decoder = ActionDecoder(spec, self.sim)
         self.observation_space = self.encoder.space
@@ -152,6 +166,7 @@ class EatEdgeEnv(gym.Env):
         self.last_invalid_reason = ""
         """Why this step's decision was infeasible ("" when it was not)."""
         self._started = False
+        self._view = SchedulerView(spec, self.sim) if info_mode == "scheduler" else None
 
     def _visible_task_fits(self) -> bool:
         """Some task of the visible window fits the free servers of a site."""
@@ -174,9 +189,18 @@ class EatEdgeEnv(gym.Env):
         self._started = True
         events = self.last_events = sim.take_events()
         self.last_invalid_reason = ""
-        info = {"time_s": sim.now, "invalid_action": False, **_event_counts(events)}
+        self._arrived, self._dispatched, self._completed = sim.num_arrived, len(sim.records), sim.num_completed
+        info = {
+            "time_s": sim.now,
+            "invalid_action": False,
+            "arrivals": self._arrived,
+            "dispatches": 0,
+            "completions": 0,
+        }
         if self.info_mode == "events":
             info["events"] = events
+        elif self._view is not None:
+            info.update(self._view.info())
         return self.encoder.encode(), info
 
     def step(self, action):
@@ -196,8 +220,6 @@ class EatEdgeEnv(gym.Env):
             if slot >= len(queue) or slot >= self.queue_len:
                 result = EMPTY_SLOT
             else:
-                if self.reward_fn.needs_visible_wait:
-                    visible_wait = self.visible_queue_wait()
                 result = sim.dispatch(slot, degree, steps)
             if type(result) is str:
                 reason = result
@@ -205,17 +227,34 @@ class EatEdgeEnv(gym.Env):
                 sim.wait(self._can_decide)
             else:
                 record = result
+                if self._needs_visible_wait:
+                    # W of the visible queue as it was before the task left it (the paper's
+                    # reward), rebuilt in queue order; only a successful dispatch pays for it.
+                    Q = self.queue_len
+                    visible = queue[:slot] + [record.task_id] + queue[slot : Q - 1]
+                    visible_wait = sim.mean_wait(visible)
                 sim.settle(self._can_decide)
         reward = self.reward_fn(record, reason is not None, sim.queue_slo_seconds - before, visible_wait)
         terminated = sim.done
         truncated = not terminated and sim.truncated
         events = self.last_events = sim.take_events()
         self.last_invalid_reason = reason or ""
-        info = {"time_s": sim.now, "invalid_action": reason is not None, **_event_counts(events)}
+        # This step's event counts, from the simulator's running totals (no pass over events).
+        arrived, dispatched, completed = sim.num_arrived, len(sim.records), sim.num_completed
+        info = {
+            "time_s": sim.now,
+            "invalid_action": reason is not None,
+            "arrivals": arrived - self._arrived,
+            "dispatches": dispatched - self._dispatched,
+            "completions": completed - self._completed,
+        }
+        self._arrived, self._dispatched, self._completed = arrived, dispatched, completed
         if self.info_mode == "events":
             info["events"] = events
             if reason is not None:
                 info["invalid_reason"] = reason
+        elif self._view is not None:
+            info.update(self._view.info())
         if terminated or truncated:
             info["episode_metrics"] = self.episode_metrics().as_dict()
         return self.encoder.encode(), reward, terminated, truncated, info
@@ -241,14 +280,3 @@ class EatEdgeEnv(gym.Env):
 
     def close(self) -> None:
         pass
-
-
-def _event_counts(events: list[tuple[str, float, int]]) -> dict[str, int]:
-    """This step's arrivals, dispatches and completions."""
-    arrivals = dispatches = 0
-    for kind, _, _ in events:
-        if kind == "arrival":
-            arrivals += 1
-        elif kind == "dispatch":
-            dispatches += 1
-    return {"arrivals": arrivals, "dispatches": dispatches, "completions": len(events) - arrivals - dispatches}

@@ -1,0 +1,336 @@
+"""The one evaluation loop and the one results record (``eat-bench run``, the suite and
+the leaderboard all use them).
+
+:func:`evaluate` plays an agent on a single-agent scenario for the given seeds and
+returns one :class:`EpisodeRecord` per episode; :func:`evaluate_multi` does the same for
+``edge_sites_v0`` with the cluster's (team) metrics. A :class:`RunRecord` gathers the
+episodes of one (agent, env, training seed) run and reads and writes itself as JSON
+(atomically: a temporary file in the same folder, then ``os.replace``).
+
+Metric names are :meth:`eat_bench.sim.metrics.EpisodeMetrics.as_dict`'s everywhere.
+Evaluation seeds are ``EVAL_SEED_BASE + i``; training seeds are small integers below it,
+so the two never meet.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+
+import eat_bench
+from eat_bench.scenarios import ScenarioSpec, get_scenario
+
+__all__ = [
+    "EVAL_SEED_BASE",
+    "EpisodeRecord",
+    "RunRecord",
+    "spec_fingerprint",
+    "trace_checksum",
+    "make_eval_env",
+    "run_episode",
+    "evaluate",
+    "evaluate_multi",
+    "eval_seeds",
+]
+
+EVAL_SEED_BASE = 1_000_000
+"""Evaluation episode i uses seed ``EVAL_SEED_BASE + i``; training seeds stay below it."""
+
+
+def eval_seeds(episodes: int, base: int = EVAL_SEED_BASE) -> list[int]:
+    """The seeds of ``episodes`` evaluation episodes."""
+    return [base + i for i in range(episodes)]
+
+
+def _nan_to_none(value: Any) -> Any:
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def _none_to_nan(value: Any) -> Any:
+    return math.nan if value is None else value
+
+
+@dataclass(frozen=True)
+class EpisodeRecord:
+    """One evaluation episode: where, with what seed and agent, and what it achieved."""
+
+    scenario_id: str
+    spec_fingerprint: str
+    seed: int
+    agent: str
+    metrics: dict[str, float]
+    """:meth:`EpisodeMetrics.as_dict` at the episode's end."""
+    episode_return: float
+    env_steps: int
+    truncated: bool
+    package_version: str
+    trace_checksum: str
+
+    def row(self) -> dict[str, Any]:
+        """The metrics plus ``episode_return``, ``env_steps`` and ``truncated`` (one flat row)."""
+        return {
+            **self.metrics,
+            "episode_return": self.episode_return,
+            "env_steps": self.env_steps,
+            "truncated": self.truncated,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data (NaN and infinities as None)."""
+        out = dataclasses.asdict(self)
+        out["metrics"] = {k: _nan_to_none(v) for k, v in self.metrics.items()}
+        out["episode_return"] = _nan_to_none(self.episode_return)
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> EpisodeRecord:
+        names = {f.name for f in dataclasses.fields(cls)}
+        missing = names - set(d)
+        if missing:
+            raise ValueError(f"EpisodeRecord: missing field(s) {sorted(missing)}")
+        data = {k: d[k] for k in names}
+        data["metrics"] = {k: _none_to_nan(v) for k, v in d["metrics"].items()}
+        data["episode_return"] = float(_none_to_nan(d["episode_return"]))
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One (agent, env, training seed) run of the suite, or one ``eat-bench run``."""
+
+    agent: str
+    scenario_id: str
+    spec_fingerprint: str
+    train_seed: int | None
+    budget_steps: int
+    episodes: tuple[EpisodeRecord, ...]
+    status: str = "ok"
+    """"ok" or "failed"."""
+    error: str = ""
+    """"" or the failure's traceback."""
+    wall_s: float = 0.0
+    package_version: str = eat_bench.__version__
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    learning_curve: tuple[tuple[int, float, float], ...] = ()
+    """(env steps, mean return, mean response s) measured during training."""
+
+    def __post_init__(self) -> None:
+        if self.status not in ("ok", "failed"):
+            raise ValueError(f"RunRecord.status must be 'ok' or 'failed', got {self.status!r}")
+
+    def summary(self) -> dict[str, float]:
+        """Mean over the episodes of each metric, ``episode_return`` and ``env_steps``
+        (NaN when an episode has NaN, e.g. no dispatch; empty for no episodes)."""
+        rows = [e.row() for e in self.episodes]
+        if not rows:
+            return {}
+        return {k: float(sum(float(r[k]) for r in rows) / len(rows)) for k in rows[0]}
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["episodes"] = [e.to_dict() for e in self.episodes]
+        out["learning_curve"] = [[s, _nan_to_none(r), _nan_to_none(t)] for s, r, t in self.learning_curve]
+        return out
+
+    def to_json(self) -> str:
+        """Strict JSON (keys sorted, NaN as null): the same record gives the same bytes."""
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True, allow_nan=False) + "\n"
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RunRecord:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"RunRecord: unknown field(s) {sorted(unknown)}")
+        data = dict(d)
+        data["episodes"] = tuple(EpisodeRecord.from_dict(e) for e in d.get("episodes", ()))
+        data["learning_curve"] = tuple(
+            (int(s), float(_none_to_nan(r)), float(_none_to_nan(t))) for s, r, t in d.get("learning_curve", ())
+        )
+        return cls(**data)
+
+    @classmethod
+    def from_json(cls, text: str) -> RunRecord:
+        return cls.from_dict(json.loads(text))
+
+    def write(self, path: str | os.PathLike[str]) -> None:
+        """Write the JSON atomically: a temporary file in the same folder, flushed to
+        disk, then renamed over ``path`` (a reader sees the old file or the new one)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = self.to_json()
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    @classmethod
+    def read(cls, path: str | os.PathLike[str]) -> RunRecord:
+        return cls.from_json(Path(path).read_text(encoding="utf-8"))
+
+
+# ---------------------------------------------------------------------- fingerprints
+def _resolve(spec: ScenarioSpec | str) -> ScenarioSpec:
+    return get_scenario(spec) if isinstance(spec, str) else spec
+
+
+def spec_fingerprint(spec: ScenarioSpec | str) -> str:
+    """16 hex characters of the sha256 of the frozen spec's canonical repr (its
+    ``history`` notes left out: they do not change what the scenario means)."""
+    spec = dataclasses.replace(_resolve(spec), history=())
+    return hashlib.sha256(repr(spec).encode()).hexdigest()[:16]
+
+
+def trace_checksum(spec: ScenarioSpec | str) -> str:
+    """16 hex characters of the sha256 of the scenario's trace CSV bytes."""
+    from eat_bench.sim.profiles import load_trace
+
+    path = load_trace(_resolve(spec).trace).path
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
+# ---------------------------------------------------------------------- single agent
+def make_eval_env(env_id_or_spec: str | ScenarioSpec, env_kwargs: dict[str, Any] | None = None) -> gym.Env:
+    """The env an evaluation runs in: ``gym.make(id, **env_kwargs)``, or for a spec the
+    env itself behind gymnasium's ``TimeLimit`` (when the spec sets a step limit)."""
+    kwargs = dict(env_kwargs or {})
+    if isinstance(env_id_or_spec, str):
+        return gym.make(env_id_or_spec, **kwargs)
+    from eat_bench.envs.single_agent import EatEdgeEnv
+
+    limit = kwargs.pop("max_episode_steps", env_id_or_spec.max_episode_steps)
+    env: gym.Env = EatEdgeEnv(env_id_or_spec, **kwargs)
+    return gym.wrappers.TimeLimit(env, limit) if limit else env
+
+
+def run_episode(env: gym.Env, agent: Any, seed: int, agent_name: str = "") -> EpisodeRecord:
+    """Play one episode of ``agent`` in ``env`` from ``reset(seed=seed)``."""
+    agent.reset(seed)
+    observation, info = env.reset(seed=seed)
+    total, steps = 0.0, 0
+    while True:
+        observation, reward, terminated, truncated, info = env.step(agent.act(observation, info))
+        total += float(reward)
+        steps += 1
+        if terminated or truncated:
+            break
+    base = env.unwrapped
+    spec = base.spec_scenario
+    return EpisodeRecord(
+        scenario_id=spec.id,
+        spec_fingerprint=spec_fingerprint(spec),
+        seed=int(seed),
+        agent=agent_name or type(agent).__name__,
+        metrics=base.episode_metrics().as_dict(),
+        episode_return=total,
+        env_steps=steps,
+        truncated=bool(truncated and not terminated),
+        package_version=eat_bench.__version__,
+        trace_checksum=trace_checksum(spec),
+    )
+
+
+def evaluate(
+    env_id_or_spec: str | ScenarioSpec,
+    agent_name_or_path: str,
+    seeds: Sequence[int],
+    env_kwargs: dict[str, Any] | None = None,
+    agent: Any | None = None,
+) -> list[EpisodeRecord]:
+    """THE evaluation loop: one episode per seed of the agent (a registered name or a
+    saved model's path; or ``agent`` itself, with the name used in the records).
+
+    The env is made with what the agent needs (:func:`agent_env_kwargs`, e.g.
+    ``info_mode="scheduler"``) under the caller's ``env_kwargs`` (which win)."""
+    from eat_bench.baselines.agents import agent_env_kwargs, make_agent
+
+    kwargs = {**(agent_env_kwargs(agent_name_or_path) if agent is None else {}), **(env_kwargs or {})}
+    env = make_eval_env(env_id_or_spec, kwargs)
+    try:
+        if agent is None:
+            agent = make_agent(agent_name_or_path, env)
+        return [run_episode(env, agent, seed, agent_name_or_path) for seed in seeds]
+    finally:
+        env.close()
+
+
+# ---------------------------------------------------------------------- multi-agent
+def evaluate_multi(
+    env_kwargs: dict[str, Any],
+    policy: str | Any | Callable[[Any, Any], Any],
+    seeds: Sequence[int],
+    agent_name: str = "",
+) -> list[EpisodeRecord]:
+    """Episodes of ``edge_sites_v0`` (``parallel_env(**env_kwargs)``), one per seed.
+
+    ``policy``: a :data:`~eat_bench.baselines.agents.MULTI_AGENTS` name, a
+    :class:`~eat_bench.baselines.agents.MultiAgent`, or a shared-policy callable
+    ``(stacked observations, stacked flat masks) -> stacked actions`` / an SB3 model.
+    The metrics are the whole cluster's (``team_metrics``) plus ``conflicts``; the
+    return is the team's per agent (the mean over agents of each step's rewards)."""
+    from eat_bench.baselines.agents import MultiAgent, SharedPolicyAgent, make_multi_agent
+    from eat_bench.envs import edge_sites_v0
+
+    env = edge_sites_v0.parallel_env(**env_kwargs)
+    if isinstance(policy, str):
+        name = agent_name or policy
+        agent = make_multi_agent(policy, env)
+    elif isinstance(policy, MultiAgent):
+        name = agent_name or type(policy).__name__
+        agent = policy
+    else:
+        name = agent_name or "shared-policy"
+        agent = SharedPolicyAgent(policy)
+    spec = env.scenario
+    fingerprint, checksum = spec_fingerprint(spec), trace_checksum(spec)
+    records = []
+    try:
+        for seed in seeds:
+            agent.reset(seed)
+            observations, infos = env.reset(seed=seed)
+            agents = list(env.agents)
+            total, steps, conflicts, truncated = 0.0, 0, 0, False
+            final: dict[str, Any] = {}
+            while env.agents:
+                observations, rewards, terms, truncs, infos = env.step(agent.act(observations, infos))
+                total += sum(rewards.values()) / len(agents)
+                steps += 1
+                conflicts += sum(1 for a in agents if infos[a]["conflict"])
+                truncated = any(truncs.values()) and not any(terms.values())
+                final = infos
+            metrics = dict(final[agents[0]]["team_metrics"])
+            metrics["conflicts"] = conflicts
+            records.append(
+                EpisodeRecord(
+                    scenario_id=spec.id,
+                    spec_fingerprint=fingerprint,
+                    seed=int(seed),
+                    agent=name,
+                    metrics=metrics,
+                    episode_return=total,
+                    env_steps=steps,
+                    truncated=truncated,
+                    package_version=eat_bench.__version__,
+                    trace_checksum=checksum,
+                )
+            )
+    finally:
+        env.close()
+    return records

@@ -1,0 +1,98 @@
+"""The evaluation loop and the results records."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from eat_bench.baselines.evaluation import (
+    EVAL_SEED_BASE,
+    EpisodeRecord,
+    RunRecord,
+    eval_seeds,
+    evaluate,
+    evaluate_multi,
+    spec_fingerprint,
+    trace_checksum,
+)
+from eat_bench.scenarios import get_scenario
+from eat_bench.sim.metrics import EpisodeMetrics
+
+
+def test_evaluate_records_each_episode_with_the_metric_names():
+    records = evaluate("EAT-Edge-v0", "fcfs", [1, 2], env_kwargs={"num_tasks": 20})
+    assert [r.seed for r in records] == [1, 2]
+    first = records[0]
+    assert first.scenario_id == "EAT-Edge-v0" and first.agent == "fcfs"
+    assert set(first.metrics) == set(EpisodeMetrics.__dataclass_fields__)
+    assert first.metrics["num_tasks"] == 20 and first.metrics["dispatched"] == 20
+    assert first.env_steps >= 20 and not first.truncated
+    assert first.spec_fingerprint == spec_fingerprint(get_scenario("EAT-Edge-v0").with_overrides(num_tasks=20))
+    assert first.trace_checksum == trace_checksum("EAT-Edge-v0")
+    # The same seed gives the same episode.
+    assert evaluate("EAT-Edge-v0", "fcfs", [1], env_kwargs={"num_tasks": 20})[0] == first
+
+
+def test_fingerprints_tell_specs_apart_and_ignore_history():
+    from dataclasses import replace
+
+    spec = get_scenario("EAT-Edge-v0")
+    assert len(spec_fingerprint(spec)) == 16
+    assert spec_fingerprint(spec) == spec_fingerprint(replace(spec, history=("another note",)))
+    assert spec_fingerprint(spec) != spec_fingerprint(spec.with_overrides(arrival_rate=0.5))
+    assert trace_checksum("EAT-Paper-v0") != trace_checksum("EAT-Edge-v0")
+
+
+def test_run_record_round_trips_through_json_with_nan(tmp_path):
+    episodes = evaluate("EAT-Edge-v0", "fcfs", [0], env_kwargs={"time_limit_s": 0.01})
+    assert math.isnan(episodes[0].metrics["mean_response_s"])  # nothing was dispatched
+    record = RunRecord(
+        agent="fcfs",
+        scenario_id="EAT-Edge-v0",
+        spec_fingerprint=episodes[0].spec_fingerprint,
+        train_seed=None,
+        budget_steps=0,
+        episodes=tuple(episodes),
+        env_kwargs={"time_limit_s": 0.01},
+        learning_curve=((100, 1.5, math.nan),),
+    )
+    text = record.to_json()
+    assert json.loads(text)["episodes"][0]["metrics"]["mean_response_s"] is None  # strict JSON
+    path = tmp_path / "runs" / "fcfs.json"
+    record.write(path)
+    assert path.read_text() == text and [p.name for p in path.parent.iterdir()] == ["fcfs.json"]
+    again = RunRecord.read(path)
+    assert again.to_json() == text
+    assert math.isnan(again.episodes[0].metrics["mean_response_s"])
+    assert again.summary()["dispatched"] == 0.0
+
+
+def test_summary_is_the_mean_over_episodes():
+    episodes = tuple(evaluate("EAT-Edge-v0", "sjf", [0, 1], env_kwargs={"num_tasks": 15}))
+    record = RunRecord("sjf", "EAT-Edge-v0", episodes[0].spec_fingerprint, 0, 0, episodes)
+    expected = (episodes[0].metrics["p95_response_s"] + episodes[1].metrics["p95_response_s"]) / 2
+    assert record.summary()["p95_response_s"] == pytest.approx(expected)
+    assert record.summary()["episode_return"] == pytest.approx(sum(e.episode_return for e in episodes) / 2)
+
+
+def test_records_refuse_bad_data():
+    with pytest.raises(ValueError, match="status"):
+        RunRecord("a", "b", "c", None, 0, (), status="maybe")
+    with pytest.raises(ValueError, match="missing"):
+        EpisodeRecord.from_dict({"seed": 1})
+
+
+def test_evaluation_seeds_are_disjoint_from_training_seeds():
+    assert eval_seeds(3) == [EVAL_SEED_BASE, EVAL_SEED_BASE + 1, EVAL_SEED_BASE + 2]
+    assert EVAL_SEED_BASE == 1_000_000
+
+
+def test_evaluate_multi_uses_the_team_metrics():
+    kwargs = dict(num_sites=2, servers_per_site=2, tasks_per_site=10)
+    records = evaluate_multi(kwargs, "local-first", [0, 1])
+    assert [r.seed for r in records] == [0, 1] and records[0].agent == "local-first"
+    assert set(EpisodeMetrics.__dataclass_fields__) <= set(records[0].metrics)
+    assert records[0].metrics["num_tasks"] == 20 and "conflicts" in records[0].metrics
+    assert records == evaluate_multi(kwargs, "local-first", [0, 1])
