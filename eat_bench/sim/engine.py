@@ -40,6 +40,7 @@ from eat_bench.sim.workload import RequestBatch, RequestClass, StreamSpec, gener
 __all__ = ["SimConfig", "Simulator", "PLACEMENTS", "RAW_IMAGE_BYTES_PER_PIXEL", "EMPTY_SLOT"]
 
 EMPTY_SLOT = "empty slot"
+_NO_EVENTS: list[tuple[str, float, int]] = []  # returned (never appended to) when there were none
 
 PLACEMENTS = ("paper", "edge")
 RAW_IMAGE_BYTES_PER_PIXEL = 3
@@ -193,6 +194,10 @@ class Simulator:
         self.now = 0.0
         self._tick = 0
         self._next_arrival = 0
+        self.num_arrived = 0
+        """How many of the episode's tasks have arrived so far (queued or dispatched)."""
+        self.num_completed = 0
+        """How many dispatched tasks have finished so far."""
         self.queue: list[int] = []
         self._taken = bytearray(len(self.task_arrival))  # 1 once a task was dispatched
         self._queue_inv_slo = 0.0
@@ -221,6 +226,8 @@ class Simulator:
         """The ``(kind, time_s, task_id)`` events since the last call (kinds: "arrival",
         "dispatch", "complete"), in order; the simulator starts a new list."""
         events = self.events
+        if not events:
+            return _NO_EVENTS  # a quiet step allocates nothing
         self.events = []
         return events
 
@@ -242,11 +249,6 @@ class Simulator:
     @property
     def all_arrived(self) -> bool:
         return self._next_arrival >= len(self.task_arrival)
-
-    @property
-    def num_arrived(self) -> int:
-        """How many of the episode's tasks have arrived so far (queued or dispatched)."""
-        return self._next_arrival
 
     @property
     def done(self) -> bool:
@@ -532,7 +534,7 @@ class Simulator:
             self.events.append(("arrival", arrival[i], i))
             i += 1
         if i != self._next_arrival:
-            self._next_arrival = i
+            self._next_arrival = self.num_arrived = i
             self.queue_version += 1
 
     def _complete(self, entry: tuple[float, int, int, int]) -> None:
@@ -549,4 +551,5 @@ class Simulator:
         self.changed_servers.update(members)
         self.warm.release(group)
         self.events.append(("complete", self.now, task))
+        self.num_completed += 1
         self.server_version += 1
