@@ -36,7 +36,6 @@ same, so the comparison is like for like.
 from __future__ import annotations
 
 import csv
-import heapq
 import math
 import multiprocessing as mp
 import os
@@ -259,28 +258,19 @@ class _Worker:
 class _HeldCompletions:
     """Hold a dispatched task's completion in the simulator until its worker reports.
 
-    The simulator keeps completions as heap entries ``(finish_s, seq, group, task)``; a held one
-    has ``finish_s = inf``. Releasing sets the real finish time; a failed task is never released,
-    so its server stays busy (out of service) in the scheduler's view.
+    A held completion is rescheduled to ``inf`` (:meth:`Simulator.reschedule_completion`);
+    releasing sets the real finish time; a failed task is never released, so its server stays
+    busy (out of service) in the scheduler's view.
     """
 
     def __init__(self, sim: Simulator) -> None:
         self.sim = sim
 
-    def _set(self, task: int, t: float) -> None:
-        heap = self.sim._heap
-        for i, entry in enumerate(heap):
-            if entry[3] == task:
-                heap[i] = (t, *entry[1:])
-                heapq.heapify(heap)
-                return
-        raise RuntimeError(f"live: no pending completion for task {task} (simulator internals changed?)")
-
     def hold(self, task: int) -> None:
-        self._set(task, math.inf)
+        self.sim.reschedule_completion(task, math.inf)
 
     def release(self, task: int, t: float) -> None:
-        self._set(task, t)
+        self.sim.reschedule_completion(task, t)
 
 
 def _start_workers(count: int, weights: dict[str, str], device: str, threads: int, timeout_s: float) -> list[_Worker]:

@@ -456,6 +456,18 @@ class Simulator:
         )
         return record, site
 
+    def reschedule_completion(self, task: int, finish_s: float) -> None:
+        """Move running task ``task``'s completion to ``finish_s`` (``math.inf``: hold it
+        until rescheduled again). For emulators whose completions come from real work
+        (``eat-bench live``); ``busy_until`` and the task's record keep the prediction."""
+        heap = self._heap
+        for i, entry in enumerate(heap):
+            if entry[3] == task:
+                heap[i] = (finish_s, *entry[1:])
+                heapq.heapify(heap)
+                return
+        raise ValueError(f"task {task} has no pending completion (not dispatched, or already complete)")
+
     def wait(self, can_decide: DecisionRule | None = None) -> None:
         """Let time pass: one tick in tick mode, else up to the next event, then on until
         ``can_decide()`` (default :meth:`can_decide`; event mode). With nothing pending,

@@ -598,3 +598,17 @@ def test_deepcopy_simulator_is_independent(trace):
     sim.dispatch(0, 1, 10)
     assert twin.queue == [0] and twin.records == []
     assert twin.dispatch(0, 1, 10) == sim.records[0]
+
+
+def test_reschedule_completion_holds_and_releases(trace):
+    """An emulator holds a running task's completion until real work reports it."""
+    sim = make_sim(trace, [(0.0, 0, 0)])
+    record = sim.dispatch(0, 1, 10)
+    sim.reschedule_completion(record.task_id, math.inf)
+    sim.wait()
+    assert not sim.done and sim.free_count[0] < 3  # held: the server stays busy
+    sim.reschedule_completion(record.task_id, sim.now + 1.0)
+    sim.wait()
+    assert sim.done
+    with pytest.raises(ValueError, match="no pending completion"):
+        sim.reschedule_completion(record.task_id, 5.0)
