@@ -71,8 +71,17 @@ class RewardFn(Protocol):
         ...
 
 
+class _BoundPenalty:
+    """``with_penalty`` for the frozen reward dataclasses below."""
+
+    invalid_penalty: float
+
+    def with_penalty(self, invalid_penalty: float | None):
+        return self if invalid_penalty is None else replace(self, invalid_penalty=float(invalid_penalty))
+
+
 @dataclass(frozen=True)
-class LinearReward:
+class LinearReward(_BoundPenalty):
     """A weighted sum: ``w_quality`` x normalised quality at dispatch, ``w_slo`` x [SLO met]
     at dispatch, ``w_latency`` x latency cost (queueing as it accrues + service / SLO at
     dispatch), ``w_wait`` x queueing cost only."""
@@ -108,12 +117,9 @@ class LinearReward:
                 reward -= self.w_latency * (record.finish_s - record.start_s) / record.slo_s
         return reward
 
-    def with_penalty(self, invalid_penalty: float | None) -> LinearReward:
-        return self if invalid_penalty is None else replace(self, invalid_penalty=float(invalid_penalty))
-
 
 @dataclass(frozen=True)
-class PaperReward:
+class PaperReward(_BoundPenalty):
     """The EAT paper's reward (SEED_MODEL.md): at dispatch ``min(cap, w_t / (w_tt * W +
     response)) + w_q * q``, W the visible queue's mean wait; 0 otherwise. Queueing is not
     charged as it accrues."""
@@ -145,9 +151,6 @@ class PaperReward:
             reward += min(self.cap, self.w_t / (self.w_tt * visible_wait_s + response))
             reward += self.w_q * PAPER_QUALITY_MAX * record.quality_normalized
         return reward
-
-    def with_penalty(self, invalid_penalty: float | None) -> PaperReward:
-        return self if invalid_penalty is None else replace(self, invalid_penalty=float(invalid_penalty))
 
 
 REWARD_PRESETS: dict[str, RewardFn] = {
