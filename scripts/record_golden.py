@@ -209,8 +209,8 @@ def run_multi(config: dict, actions: list | None) -> dict:
             out["episodes"].append(
                 [
                     t,
-                    metrics_of(infos[agents[0]]["team_metrics"]),
-                    [metrics_of(infos[a]["episode_metrics"]) for a in agents],
+                    metrics_of(env.episode_metrics().as_dict()),
+                    [metrics_of(env.site_metrics(i)) for i in range(len(agents))],
                 ]
             )
             episodes += 1

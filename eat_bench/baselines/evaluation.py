@@ -307,15 +307,13 @@ def evaluate_multi(
             observations, infos = env.reset(seed=seed)
             agents = list(env.agents)
             total, steps, conflicts, truncated = 0.0, 0, 0, False
-            final: dict[str, Any] = {}
             while env.agents:
                 observations, rewards, terms, truncs, infos = env.step(agent.act(observations, infos))
                 total += sum(rewards.values()) / len(agents)
                 steps += 1
                 conflicts += sum(1 for a in agents if infos[a]["conflict"])
                 truncated = any(truncs.values()) and not any(terms.values())
-                final = infos
-            metrics = dict(final[agents[0]]["team_metrics"])
+            metrics = env.episode_metrics().as_dict()
             metrics["conflicts"] = conflicts
             records.append(
                 EpisodeRecord(

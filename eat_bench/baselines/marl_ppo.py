@@ -21,12 +21,23 @@ return per agent, and infeasible and conflicting decisions. Two reference rows c
 first: ``random`` (masked uniform per component) and ``local-first`` (oldest task of its
 own queue, locally when a local server is free, else at the nearest site with one,
 degree 1, 30 steps).
+
+**Threads.** ``--torch-threads`` (default 1) calls ``torch.set_num_threads`` before any
+torch work. The policy is a small MLP fed a few entries at a time: extra intra-op threads
+only contend with the env and with each other (5,000 agent-steps on a busy 2-core
+machine: 258 s with torch's default threads, 6.8 s with one). The thread count also
+changes the order of floating-point sums, so results reproduce exactly only at the same
+``--torch-threads`` (and library versions); the default makes them the same on every
+machine. **Progress.** Every phase prints a line as it starts, and training prints the
+agent-steps done, the rate and an estimate of the time left after every rollout
+(``--quiet`` turns the training lines off).
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -36,7 +47,7 @@ import numpy as np
 from eat_bench.envs import edge_sites_v0
 from eat_bench.envs.vector import make_vec_env
 
-__all__ = ["main", "evaluate", "local_first_action", "random_action", "train"]
+__all__ = ["main", "evaluate", "local_first_action", "random_action", "train", "set_torch_threads", "progress_callback"]
 
 Policy = Callable[[np.ndarray, np.ndarray], np.ndarray]
 """(observations (agents x obs), flat masks (agents x sum(nvec))) -> actions (agents x 4)."""
@@ -78,7 +89,6 @@ def evaluate(make_env: Callable[[], Any], policy: Policy, episodes: int, seed: i
         agents = list(env.agents)
         total = 0.0
         conflicts = 0
-        final: dict[str, Any] = {}
         while env.agents:
             o = np.stack([obs[a] for a in agents])
             m = env.action_masks()
@@ -86,8 +96,7 @@ def evaluate(make_env: Callable[[], Any], policy: Policy, episodes: int, seed: i
             obs, rewards, _, _, infos = env.step({a: actions[j] for j, a in enumerate(agents)})
             total += sum(rewards.values()) / len(agents)
             conflicts += sum(1 for a in agents if infos[a]["conflict"])
-            final = infos
-        metrics = final[agents[0]]["team_metrics"]
+        metrics = env.episode_metrics().as_dict()
         rows.append(
             {
                 "mean_response_s": metrics["mean_response_s"],
@@ -103,6 +112,42 @@ def evaluate(make_env: Callable[[], Any], policy: Policy, episodes: int, seed: i
         )
     env.close()
     return {key: float(np.mean([r[key] for r in rows])) for key in rows[0]}
+
+
+def set_torch_threads(threads: int) -> int:
+    """Set torch's intra-op thread count (``threads >= 1``); returns the count now in force."""
+    import torch
+
+    if threads < 1:
+        raise ValueError(f"--torch-threads must be >= 1, got {threads}")
+    torch.set_num_threads(threads)
+    return torch.get_num_threads()
+
+
+def progress_callback(total_steps: int, stream=None):
+    """An SB3 callback printing agent-steps done, rate and time left after each rollout."""
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class _Progress(BaseCallback):
+        def _on_training_start(self) -> None:
+            self._started = time.perf_counter()
+
+        def _on_step(self) -> bool:
+            return True
+
+        def _on_rollout_end(self) -> None:
+            done = min(self.num_timesteps, total_steps)
+            elapsed = max(time.perf_counter() - self._started, 1e-9)
+            rate = done / elapsed
+            left = (total_steps - done) / rate if rate > 0 else float("nan")
+            print(
+                f"  training: {done}/{total_steps} agent-steps ({100 * done / total_steps:.0f}%), "
+                f"{elapsed:.1f} s, {rate:.0f} steps/s, ~{left:.0f} s left",
+                file=stream or sys.stdout,
+                flush=True,
+            )
+
+    return _Progress()
 
 
 def train(args: argparse.Namespace, make_env: Callable[[], Any]):
@@ -178,7 +223,16 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     parser.add_argument("--rollout", type=int, default=1024, help="agent-steps per PPO rollout")
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument(
+        "--torch-threads",
+        type=int,
+        default=1,
+        help="torch intra-op threads (default 1: faster for this small MLP on small machines, and the same "
+        "results on every machine; results differ between thread counts)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no per-rollout training progress lines")
     args = parser.parse_args(argv)
+    threads = set_torch_threads(args.torch_threads)
 
     kwargs = dict(
         num_sites=args.sites,
@@ -196,8 +250,11 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     nvec = probe.nvec
     steps_index = min(range(len(probe.step_levels)), key=lambda i: abs(probe.step_levels[i] - 30))
     print(probe.scenario.summary())
+    print(f"torch threads: {threads} (--torch-threads)", flush=True)
     rng = np.random.default_rng(args.seed)
     results: dict[str, dict[str, float]] = {}
+    episodes = f"{args.episodes} episode(s), seeds {args.eval_seed}..{args.eval_seed + args.episodes - 1}"
+    print(f"evaluating random and local-first ({episodes}) ...", flush=True)
     results["random"] = evaluate(
         make_env, lambda o, m: np.stack([random_action(row, nvec, rng) for row in m]), args.episodes, args.eval_seed
     )
@@ -211,20 +268,24 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
 
     model, venv = train(args, make_env)
     policy = _model_policy(model, args.algo == "maskable-ppo", args.deterministic)
+    print(f"evaluating {args.algo} before training ...", flush=True)
     set_random_seed(args.eval_seed)
     results[f"{args.algo} (before)"] = evaluate(make_env, policy, args.episodes, args.eval_seed)
+    print(f"training {args.algo} for {args.steps} agent-steps ...", flush=True)
     set_random_seed(args.seed)
     started = time.perf_counter()
-    model.learn(total_timesteps=args.steps)
+    model.learn(total_timesteps=args.steps, callback=None if args.quiet else progress_callback(args.steps))
     seconds = time.perf_counter() - started
+    print(f"evaluating {args.algo} after training ...", flush=True)
     set_random_seed(args.eval_seed)
     results[f"{args.algo} (after)"] = evaluate(make_env, policy, args.episodes, args.eval_seed)
     venv.close()
 
     print(
         f"trained {args.algo} for {args.steps} agent-steps in {seconds:.1f} s "
-        f"({args.steps / seconds:.0f} agent-steps/s; backend {args.backend}, {venv.num_envs} vector entries, seed {args.seed}); "
-        f"evaluation: {args.episodes} episode(s), seeds {args.eval_seed}..{args.eval_seed + args.episodes - 1}"
+        f"({args.steps / seconds:.0f} agent-steps/s; backend {args.backend}, {venv.num_envs} vector entries, seed {args.seed}, "
+        f"{threads} torch thread(s)); "
+        f"evaluation: {episodes}"
     )
     print(
         f"{'policy':22s} {'mean_resp':>9s} {'p95_resp':>9s} {'SLO':>6s} {'quality':>7s} {'offloaded':>9s} {'return/agt':>10s} {'invalid':>8s} {'conflicts':>9s}"

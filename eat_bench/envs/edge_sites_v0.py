@@ -129,17 +129,17 @@ plus the preset's invalid penalty for an infeasible decision. Then
 **Episode end.** For all agents together: terminated when every task has arrived, been
 dispatched and finished; truncated at the scenario's time limit (3600 s) or after
 ``max_cycles`` (5000) parallel steps. ``env.agents`` is empty afterwards. The last
-step's ``infos[agent]["episode_metrics"]`` holds that site's metrics (its own tasks:
-latency percentiles, SLO attainment, quality, offloaded count, invalid actions) and
-``infos[agent]["team_metrics"]`` the whole cluster's; :meth:`EdgeSitesEnv.episode_metrics`
-returns the latter at any time.
+:meth:`EdgeSitesEnv.site_metrics` gives a site's metrics (its own tasks: latency
+percentiles, SLO attainment, quality, offloaded count, invalid actions) and
+:meth:`EdgeSitesEnv.episode_metrics` the whole cluster's, at any time; with
+``info_mode="events"`` the last step's infos also carry them as ``episode_metrics`` and
+``team_metrics``.
 
 **Infos** (every step and at reset, per agent, the same keys: numbers, flags and the
 flat mask, so every library can store them): ``action_mask``, ``invalid_action``,
 ``conflict``, ``dispatched_task`` (task id or -1), ``target_site`` (absolute site or
--1), ``time_s``; at the episode's end also ``episode_metrics`` and ``team_metrics``.
-``info_mode="events"`` adds the string ``invalid_reason`` when a decision acted as
-wait. ``env.events`` holds the step's ``(kind, time_s, task_id)`` simulator events.
+-1), ``time_s``. ``info_mode="events"`` adds the string ``invalid_reason`` when a
+decision acted as wait, and the metrics dicts on the last step. ``env.events`` holds the step's ``(kind, time_s, task_id)`` simulator events.
 
 **Bad input.** Actions for unknown or finished agents, a missing live agent, or a
 malformed action (wrong shape, non-integer dtype, value outside the space) raise a
@@ -160,7 +160,9 @@ SuperSuit), and ``python -m eat_bench.baselines.marl_ppo`` trains MaskablePPO / 
 **Version history.** v0 (eat-bench 0.1): first release. eat-bench 0.2:
 ``infos[agent]["action_mask"]`` is one flat ``int8`` array (was a tuple of component
 arrays, now :meth:`~EdgeSitesEnv.action_mask_parts`); ``invalid_reason`` moved to
-``info_mode="events"``; observations, rewards, masks and episode ends unchanged.
+``info_mode="events"``, and so did the last step's ``episode_metrics`` and
+``team_metrics`` (dicts, which TorchRL cannot store per step); observations, rewards,
+masks and episode ends unchanged.
 
 **Code.** The env is a package split by concern: :mod:`eat_bench.envs.edge_sites.env`
 (reset, step, metrics), :mod:`~eat_bench.envs.edge_sites.observation` (the source vector

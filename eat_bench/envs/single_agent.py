@@ -16,6 +16,10 @@ from eat_bench.sim.metrics import EpisodeMetrics
 
 __all__ = ["EatEdgeEnv", "INFO_MODES"]
 
+# Info values are numpy scalars: they carry a dtype, which TorchRL's info reader needs.
+_f64, _i64 = np.float64, np.int64
+_FALSE, _TRUE, _ZERO = np.False_, np.True_, np.int64(0)
+
 INFO_MODES = ("numeric", "events", "scheduler")
 """``info_mode="numeric"`` (default): fixed keys of numbers and flags, storable in any
 library's buffer. ``"events"`` adds the per-step event list and the invalid reason.
@@ -87,7 +91,8 @@ class EatEdgeEnv(gym.Env):
     0.1`` to simulate whole episodes.
 
     **Info.** By default (``info_mode="numeric"``) ``reset`` and every ``step`` return the
-    same keys, all numbers or flags, so Tianshou, TorchRL and RLlib can store them:
+    same keys, all numpy scalars (numbers or flags, with a dtype), so Tianshou, TorchRL
+    and RLlib can store them:
     ``time_s`` (simulated time), ``invalid_action``, and this step's ``arrivals``,
     ``dispatches`` and ``completions``; plus ``episode_metrics`` (a flat dict of numbers)
     on the step where the env ends the episode. ``info_mode="events"`` adds ``events``
@@ -123,7 +128,7 @@ class EatEdgeEnv(gym.Env):
     (158,)
     >>> action = np.array([1, 0, 2])  # first visible task, degree 1, 30 steps
     >>> obs, reward, terminated, truncated, info = env.step(action)
-    >>> info["invalid_action"], info["dispatches"]
+    >>> bool(info["invalid_action"]), int(info["dispatches"])  # numpy scalars (with a dtype)
     (False, 1)
     >>> env.unwrapped.action_masks().shape  # slot (Q + 1), degree, step level
     (18,)
@@ -191,11 +196,11 @@ class EatEdgeEnv(gym.Env):
         self.last_invalid_reason = ""
         self._arrived, self._dispatched, self._completed = sim.num_arrived, len(sim.records), sim.num_completed
         info = {
-            "time_s": sim.now,
-            "invalid_action": False,
-            "arrivals": self._arrived,
-            "dispatches": 0,
-            "completions": 0,
+            "time_s": _f64(sim.now),
+            "invalid_action": _FALSE,
+            "arrivals": _i64(self._arrived),
+            "dispatches": _ZERO,
+            "completions": _ZERO,
         }
         if self.info_mode == "events":
             info["events"] = events
@@ -242,11 +247,11 @@ class EatEdgeEnv(gym.Env):
         # This step's event counts, from the simulator's running totals (no pass over events).
         arrived, dispatched, completed = sim.num_arrived, len(sim.records), sim.num_completed
         info = {
-            "time_s": sim.now,
-            "invalid_action": reason is not None,
-            "arrivals": arrived - self._arrived,
-            "dispatches": dispatched - self._dispatched,
-            "completions": completed - self._completed,
+            "time_s": _f64(sim.now),
+            "invalid_action": _FALSE if reason is None else _TRUE,
+            "arrivals": _i64(arrived - self._arrived),
+            "dispatches": _i64(dispatched - self._dispatched),
+            "completions": _i64(completed - self._completed),
         }
         self._arrived, self._dispatched, self._completed = arrived, dispatched, completed
         if self.info_mode == "events":

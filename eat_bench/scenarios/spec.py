@@ -195,7 +195,10 @@ class ScenarioSpec:
         unknown = sorted(set(overrides) - set(OVERRIDES))
         if unknown:
             # TypeError, as Python raises for an unexpected keyword (TorchRL and others rely on it).
-            raise TypeError(f"{self.id}: unknown keyword(s) {unknown}; accepted overrides: {', '.join(OVERRIDES)}")
+            raise TypeError(
+                f"{self.id}: got an unexpected keyword argument {unknown[0]!r} (unknown keyword(s) {unknown}); "
+                f"accepted overrides: {', '.join(OVERRIDES)}"
+            )
         spec = self
         changes = dict(overrides)
         if "num_servers" in changes:

@@ -58,6 +58,36 @@ def test_cli_smoke(capsys):
     assert "mean_resp" in out and "maskable-ppo (after)" in out
 
 
+def test_same_seed_same_numbers_and_progress(capsys):
+    """Two short runs with one seed give identical tables (torch pinned to one thread by
+    default: a different thread count changes float sums, hence the trained policy), and
+    training prints progress lines."""
+    import torch
+
+    argv = TINY + ["--tasks-per-site", "4", "--steps", "256", "--episodes", "1", "--rollout", "64", "--epochs", "2"]
+    first = marl_ppo.main(argv)
+    assert torch.get_num_threads() == 1
+    out = capsys.readouterr().out
+    assert "torch threads: 1" in out and "training: 256/256 agent-steps (100%)" in out
+    assert out.index("evaluating random") < out.index("training maskable-ppo") < out.index("after training")
+    second = marl_ppo.main(argv + ["--quiet"])
+    assert second == first
+    assert "training: " not in capsys.readouterr().out
+    assert first["maskable-ppo (after)"] != first["maskable-ppo (before)"]  # training changed the policy
+
+
+def test_torch_threads_flag():
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        assert marl_ppo.set_torch_threads(2) == 2
+        with pytest.raises(ValueError, match="--torch-threads"):
+            marl_ppo.set_torch_threads(0)
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_training_improves_the_policy():
     """A few thousand agent-steps on a small cluster: the trained policy earns a clearly
     better team return than itself before training and than the masked-random policy,

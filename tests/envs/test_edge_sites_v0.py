@@ -320,7 +320,7 @@ def test_no_task_lost_or_duplicated():
     assert all(terms.values())
     assert sorted(r.task_id for r in sim.records) == list(range(sim.config.num_tasks))
     assert set(dispatched_by) == set(range(sim.config.num_tasks))
-    site_totals = sum(infos[a]["episode_metrics"]["num_tasks"] for a in env.possible_agents)
+    site_totals = sum(env.site_metrics(i)["num_tasks"] for i in range(env.num_sites))
     assert site_totals == sim.config.num_tasks
 
 
@@ -447,19 +447,25 @@ def test_latency_rewards_add_up_to_the_episode_cost():
         _, rewards, _, _, infos = env.step(masked_actions(env, infos, rng))
         total += sum(rewards.values())
     cost = sum((r.finish_s - r.arrival_s) / r.slo_s for r in env.sim.records)
-    invalid = sum(infos[a]["episode_metrics"]["invalid_actions"] for a in env.possible_agents)
+    invalid = sum(env.site_metrics(i)["invalid_actions"] for i in range(env.num_sites))
     assert total == pytest.approx(-cost - 0.1 * invalid, rel=1e-9, abs=1e-6)
 
 
 # ---------------------------------------------------------------------- episode end
 def test_max_cycles_truncates_all_agents_together():
-    env = small(max_cycles=7)
+    env = small(max_cycles=7, info_mode="events")
     env.reset(seed=0)
     for _cycle in range(7):
         _, _, terms, truncs, infos = env.step(wait_all(env))
     assert all(truncs.values()) and not any(terms.values())
     assert env.agents == []
     assert "episode_metrics" in infos["site_0"] and "team_metrics" in infos["site_0"]
+    plain = small(max_cycles=7)  # the default infos keep the same keys to the end (no dicts)
+    _, first = plain.reset(seed=0)
+    for _cycle in range(7):
+        _, _, _, _, last = plain.step(wait_all(plain))
+    assert set(last["site_0"]) == set(first["site_0"])
+    assert plain.episode_metrics().as_dict()["num_tasks"] == infos["site_0"]["team_metrics"]["num_tasks"]
     assert env.step({}) == ({}, {}, {}, {}, {})
     with pytest.raises(ValueError, match="episode is over"):
         env.step({"site_0": np.zeros(4, dtype=np.int64)})

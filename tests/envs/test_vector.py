@@ -125,7 +125,7 @@ def test_truncation_is_reported(backend):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_termination_is_not_truncation(backend):
-    venv = make_vec_env(make(max_cycles=5000, tasks_per_site=3), copies=1, backend=backend)
+    venv = make_vec_env(make(max_cycles=5000, tasks_per_site=3, info_mode="events"), copies=1, backend=backend)
     venv.seed(0)
     venv.reset()
     rng = np.random.default_rng(0)

@@ -27,8 +27,9 @@ __all__ = ["EdgeSitesEnv", "ENV_NAME", "INFO_MODES"]
 
 ENV_NAME = "edge_sites_v0"
 INFO_MODES = ("numeric", "events")
-"""``"numeric"`` (default): every info value a number, a flag or the flat mask;
-``"events"`` adds the string ``invalid_reason`` when a decision acted as wait."""
+"""``"numeric"`` (default): every info value a number, a flag or the flat mask, the same
+keys at every step; ``"events"`` adds the string ``invalid_reason`` when a decision acted
+as wait and, on the last step, the ``episode_metrics`` / ``team_metrics`` dicts."""
 
 
 class EdgeSitesEnv(SiteObservation, SiteActions, ParallelEnv):
@@ -274,10 +275,11 @@ class EdgeSitesEnv(SiteObservation, SiteActions, ParallelEnv):
                 if self.info_mode == "events":
                     info["invalid_reason"] = reasons[i]
         if terminated or truncated:
-            team_metrics = self.episode_metrics().as_dict()
-            for i, agent in enumerate(agents):
-                infos[agent]["episode_metrics"] = self.site_metrics(i)
-                infos[agent]["team_metrics"] = team_metrics
+            if self.info_mode == "events":  # dicts: not storable by TorchRL's per-step specs
+                team_metrics = self.episode_metrics().as_dict()
+                for i, agent in enumerate(agents):
+                    infos[agent]["episode_metrics"] = self.site_metrics(i)
+                    infos[agent]["team_metrics"] = team_metrics
             self.agents = []
             self._live_keys = frozenset()
         return obs, rewards, dict.fromkeys(agents, terminated), dict.fromkeys(agents, truncated), infos
