@@ -1,5 +1,6 @@
 """EAT and DSAC as SB3 SAC policies: shapes, actions in the space, gradients through the
-denoising chain, save/load, the padding mask, n-step returns on dict observations, learning."""
+denoising chain, save/load, the padding mask, n-step returns on dict observations, the actor
+loss on a fixed batch, and learning (beats random on a tiny scenario)."""
 
 from __future__ import annotations
 
@@ -225,3 +226,73 @@ def test_actor_loss_decreases_on_a_fixed_batch():
         losses.append(loss.item())
     first, last = np.mean(losses[:5]), np.mean(losses[-5:])
     assert last < first - 0.1, losses
+
+
+def _evaluate(env: gym.Env, act, episodes: int = 5) -> dict[str, float]:
+    """Mean return, mean denoising steps of dispatched tasks and fraction of decisions that
+    dispatched, over the held-out seeds 1_000_000 + i."""
+    returns, steps, dispatched, decisions = [], [], 0, 0
+    for i in range(episodes):
+        obs, _ = env.reset(seed=1_000_000 + i)
+        ret, done = 0.0, False
+        while not done:
+            obs, reward, terminated, truncated, info = env.step(act(obs))
+            ret += float(reward)
+            dispatched += info["dispatches"]
+            decisions += 1
+            done = terminated or truncated
+        returns.append(ret)
+        steps.append(info["episode_metrics"]["mean_steps"])
+    return {
+        "return": float(np.mean(returns)),
+        "steps": float(np.mean(steps)),
+        "dispatch_rate": float(dispatched / decisions),
+    }
+
+
+@pytest.mark.slow
+def test_eat_learns_to_beat_random():
+    """EAT learns on a tiny scenario: after 1,000 env steps its deterministic policy beats
+    uniform random by a margin, and it does so by dispatching instead of waiting.
+
+    Scenario: ``EAT-Edge-v0`` with 10 tasks, a 2-slot queue and the ``quality`` reward
+    (normalised quality at dispatch - 0.1 x response / SLO, queueing charged as it accrues),
+    episodes capped at 200 decisions. Waiting or picking an empty slot costs queueing, so a
+    policy that always executes (a[0] >= 0) the present task, with enough steps, wins.
+    Settings (cheap, not the paper's): batch 64, ``learning_starts=200``, ``train_freq=2``
+    (400 gradient steps), lr 1e-3, 16-d tokens, 64-d context/latent, a 64-wide noise model,
+    5 denoising steps (the denoiser takes any T), (64, 64) critics; seed 0, one thread.
+
+    Measured (evaluation seeds 1_000_000 + i, 5 episodes; random agent seeded 0: return
+    -8.06, 25.2 mean steps, 50 dispatches in 133 decisions): training seeds 0, 1, 2, 3 gave
+    returns 5.07, 5.13, 5.12, 5.21 and mean steps 48, 43, 44, 35, every decision a dispatch.
+    (1,500 steps, 1-slot queue, seeds 0-2: returns 5.07-5.09 vs random -10.27.) Training
+    took 19-40 s on the shared 2-core machine (two runs at once). The random agent's return
+    depends on its own seed (-8.06, -1.58, -2.45, -0.99, -5.85 for seeds 0-4), so the margin,
+    5, holds against any of them (smallest gap 6.06); it is seeded 0 here."""
+    env_kwargs = {"obs_mode": "dict", "num_tasks": 10, "queue_len": 2, "reward": "quality", "max_episode_steps": 200}
+    env = gym.make("EAT-Edge-v0", **env_kwargs)
+    model = make_eat_sac(
+        env,
+        seed=0,
+        buffer_size=1_000,
+        batch_size=64,
+        learning_starts=200,
+        train_freq=2,
+        gradient_steps=1,
+        learning_rate=1e-3,
+        policy_kwargs={
+            "encoder_kwargs": {"dim": 16, "context_dim": 64},
+            "diffusion_kwargs": {"latent_dim": 64, "hidden": 64, "steps": 5},
+            "net_arch": [64, 64],
+        },
+    )
+    model.learn(1_000)
+    eval_env = gym.make("EAT-Edge-v0", **env_kwargs)
+    trained = _evaluate(eval_env, lambda obs: model.predict(obs, deterministic=True)[0])
+    eval_env.action_space.seed(0)
+    random = _evaluate(eval_env, lambda obs: eval_env.action_space.sample())
+    assert trained["return"] >= random["return"] + 5.0, (trained, random)  # measured gap: 13.1-13.3
+    # Learned behaviour, not luck: it executes instead of waiting, and runs more denoising steps.
+    assert trained["dispatch_rate"] >= 0.9 > random["dispatch_rate"] + 0.3, (trained, random)
+    assert trained["steps"] >= random["steps"] + 5.0, (trained, random)
