@@ -16,9 +16,11 @@ from eat_bench.sim.metrics import EpisodeMetrics
 
 __all__ = ["EatEdgeEnv", "INFO_MODES"]
 
-# Info values are numpy scalars: they carry a dtype, which TorchRL's info reader needs.
-_f64, _i64 = np.float64, np.int64
-_FALSE, _TRUE, _ZERO = np.False_, np.True_, np.int64(0)
+# Info values carry a dtype (TorchRL's info reader needs one) and are numbers to
+# gymnasium's vector envs (which stack np.number scalars and arrays, not np.bool_): numpy
+# float64 / int64 scalars, and the flag as a 0-d bool array.
+_f64, _i64, _flag = np.float64, np.int64, np.array
+_ZERO = np.int64(0)
 
 INFO_MODES = ("numeric", "events", "scheduler")
 """``info_mode="numeric"`` (default): fixed keys of numbers and flags, storable in any
@@ -91,8 +93,8 @@ class EatEdgeEnv(gym.Env):
     0.1`` to simulate whole episodes.
 
     **Info.** By default (``info_mode="numeric"``) ``reset`` and every ``step`` return the
-    same keys, all numpy scalars (numbers or flags, with a dtype), so Tianshou, TorchRL
-    and RLlib can store them:
+    same keys, all numpy values with a dtype (float64 / int64 scalars, the flag a 0-d bool
+    array), so Tianshou, TorchRL, RLlib and gymnasium's vector envs store them:
     ``time_s`` (simulated time), ``invalid_action``, and this step's ``arrivals``,
     ``dispatches`` and ``completions``; plus ``episode_metrics`` (a flat dict of numbers)
     on the step where the env ends the episode. ``info_mode="events"`` adds ``events``
@@ -197,7 +199,7 @@ class EatEdgeEnv(gym.Env):
         self._arrived, self._dispatched, self._completed = sim.num_arrived, len(sim.records), sim.num_completed
         info = {
             "time_s": _f64(sim.now),
-            "invalid_action": _FALSE,
+            "invalid_action": _flag(False),
             "arrivals": _i64(self._arrived),
             "dispatches": _ZERO,
             "completions": _ZERO,
@@ -248,7 +250,7 @@ class EatEdgeEnv(gym.Env):
         arrived, dispatched, completed = sim.num_arrived, len(sim.records), sim.num_completed
         info = {
             "time_s": _f64(sim.now),
-            "invalid_action": _FALSE if reason is None else _TRUE,
+            "invalid_action": _flag(reason is not None),
             "arrivals": _i64(arrived - self._arrived),
             "dispatches": _i64(dispatched - self._dispatched),
             "completions": _i64(completed - self._completed),
