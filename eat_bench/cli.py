@@ -251,7 +251,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.env not in SCENARIOS:
         print(f"eat-bench train: unknown env {args.env!r}; ids: {', '.join(SCENARIOS)}", file=sys.stderr)
         return 2
-    for flag, value, least in (("--steps", args.steps, 1), ("--seed", args.train_seed, 0), ("--torch-threads", args.torch_threads, 1)):
+    for flag, value, least in (
+        ("--steps", args.steps, 1),
+        ("--seed", args.train_seed, 0),
+        ("--torch-threads", args.torch_threads, 1),
+    ):
         if value < least:
             print(f"eat-bench train: {flag} must be at least {least}, got {value}", file=sys.stderr)
             return 2
