@@ -276,7 +276,17 @@ class Simulator:
         """The default decision rule: some queued task fits the free servers of a site
         (its demanded degree, or the smallest allowed one). Envs that show a scheduler
         only part of the queue pass their own rule to :meth:`settle` and :meth:`wait`."""
-        return self.queue_fits(self.queue)
+        queue = self.queue  # queue_fits(self.queue), inlined: settle asks at every event
+        if not queue:
+            return False
+        most = max(self.free_count)
+        if self.config.degree_mode == "agent":
+            return most >= self.config.degrees[0]
+        degree = self.task_degree
+        for task in queue:
+            if degree[task] <= most:
+                return True
+        return False
 
     def queue_fits(self, tasks: list[int]) -> bool:
         """Whether one of ``tasks`` (queued task ids) fits the most free servers of a site."""
