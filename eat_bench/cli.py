@@ -193,10 +193,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         profile_to_csv(spec, args.out, merge_into=args.merge_into, progress=not args.quiet, echo=print)
-    except ProfileError as err:
-        print(f"eat-bench profile: {err}", file=sys.stderr)
-        return 2
-    except ValueError as err:  # e.g. --degrees 1,x, or a trace validation error
+    except (ProfileError, ValueError) as err:  # ValueError: e.g. --degrees 1,x, or a trace validation error
         print(f"eat-bench profile: {err}", file=sys.stderr)
         return 2
     return 0
