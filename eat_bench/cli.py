@@ -1,4 +1,4 @@
-"""The ``eat-bench`` command: ``list`` what ships, ``run`` a heuristic on a scenario."""
+"""The ``eat-bench`` command: ``list`` what ships, ``run``, ``train``, ``suite``, the\nleaderboard's ``submission init``, ``evaluate``, ``verify`` and ``board``, ..."""
 
 from __future__ import annotations
 
@@ -533,6 +533,9 @@ def build_parser() -> argparse.ArgumentParser:
     de.add_argument("--out", default=None, help="folder (default runs/demo, or runs/demo-quick)")
     de.add_argument("--quiet", action="store_true", help="no progress output")
     de.set_defaults(func=cmd_demo)
+    from eat_bench.leaderboard.cli import add_commands
+
+    add_commands(commands)  # submission init, evaluate, verify, board
     return parser
 
 

@@ -37,9 +37,11 @@ __all__ = [
     "spec_fingerprint",
     "trace_checksum",
     "make_eval_env",
+    "Episode",
     "run_episode",
     "evaluate",
     "evaluate_multi",
+    "run_multi_episode",
     "eval_seeds",
 ]
 
@@ -193,9 +195,11 @@ def _resolve(spec: ScenarioSpec | str) -> ScenarioSpec:
 
 def spec_fingerprint(spec: ScenarioSpec | str) -> str:
     """16 hex characters of the sha256 of the frozen spec's canonical repr (its
-    ``history`` notes left out: they do not change what the scenario means)."""
+    ``history`` notes left out: they do not change what the scenario means), plus its
+    ``paper_rules`` when set (not in the repr, so that older specs keep their prints)."""
     spec = dataclasses.replace(_resolve(spec), history=())
-    return hashlib.sha256(repr(spec).encode()).hexdigest()[:16]
+    text = repr(spec) if spec.paper_rules is None else f"{spec!r}+{spec.paper_rules!r}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def trace_checksum(spec: ScenarioSpec | str) -> str:
@@ -220,31 +224,49 @@ def make_eval_env(env_id_or_spec: str | ScenarioSpec, env_kwargs: dict[str, Any]
     return gym.wrappers.TimeLimit(env, limit) if limit else env
 
 
+class Episode:
+    """One episode in progress: ``reset(seed)`` at construction, then :meth:`step` with
+    each action until it returns True, then :meth:`record`. :func:`run_episode` drives
+    one; the leaderboard drives several in lockstep for agents that act in batches."""
+
+    def __init__(self, env: gym.Env, seed: int) -> None:
+        self.env = env
+        self.seed = int(seed)
+        self.observation, self.info = env.reset(seed=seed)
+        self.total, self.steps = 0.0, 0
+        self.terminated = self.truncated = False
+
+    def step(self, action: Any) -> bool:
+        """Apply ``action``; True once the episode has ended."""
+        self.observation, reward, self.terminated, self.truncated, self.info = self.env.step(action)
+        self.total += float(reward)
+        self.steps += 1
+        return bool(self.terminated or self.truncated)
+
+    def record(self, agent_name: str) -> EpisodeRecord:
+        base = self.env.unwrapped
+        spec = base.spec_scenario
+        return EpisodeRecord(
+            scenario_id=spec.id,
+            spec_fingerprint=spec_fingerprint(spec),
+            seed=self.seed,
+            agent=agent_name,
+            metrics=base.episode_metrics().as_dict(),
+            episode_return=self.total,
+            env_steps=self.steps,
+            truncated=bool(self.truncated and not self.terminated),
+            package_version=eat_bench.__version__,
+            trace_checksum=trace_checksum(spec),
+        )
+
+
 def run_episode(env: gym.Env, agent: Any, seed: int, agent_name: str = "") -> EpisodeRecord:
     """Play one episode of ``agent`` in ``env`` from ``reset(seed=seed)``."""
     agent.reset(seed)
-    observation, info = env.reset(seed=seed)
-    total, steps = 0.0, 0
-    while True:
-        observation, reward, terminated, truncated, info = env.step(agent.act(observation, info))
-        total += float(reward)
-        steps += 1
-        if terminated or truncated:
-            break
-    base = env.unwrapped
-    spec = base.spec_scenario
-    return EpisodeRecord(
-        scenario_id=spec.id,
-        spec_fingerprint=spec_fingerprint(spec),
-        seed=int(seed),
-        agent=agent_name or type(agent).__name__,
-        metrics=base.episode_metrics().as_dict(),
-        episode_return=total,
-        env_steps=steps,
-        truncated=bool(truncated and not terminated),
-        package_version=eat_bench.__version__,
-        trace_checksum=trace_checksum(spec),
-    )
+    episode = Episode(env, seed)
+    while not episode.step(agent.act(episode.observation, episode.info)):
+        pass
+    return episode.record(agent_name or type(agent).__name__)
 
 
 def evaluate(
@@ -272,6 +294,39 @@ def evaluate(
 
 
 # ---------------------------------------------------------------------- multi-agent
+def run_multi_episode(
+    env: Any, agent: Any, seed: int, agent_name: str, fingerprint: str = "", checksum: str = ""
+) -> EpisodeRecord:
+    """Play one episode of ``edge_sites_v0`` (a parallel env) from ``reset(seed=seed)``
+    with a :class:`~eat_bench.baselines.agents.MultiAgent`: the cluster's metrics plus
+    ``conflicts``, and the team's return per agent."""
+    spec = env.scenario
+    agent.reset(seed)
+    observations, infos = env.reset(seed=seed)
+    agents = list(env.agents)
+    total, steps, conflicts, truncated = 0.0, 0, 0, False
+    while env.agents:
+        observations, rewards, terms, truncs, infos = env.step(agent.act(observations, infos))
+        total += sum(rewards.values()) / len(agents)
+        steps += 1
+        conflicts += sum(1 for a in agents if infos[a]["conflict"])
+        truncated = any(truncs.values()) and not any(terms.values())
+    metrics = env.episode_metrics().as_dict()
+    metrics["conflicts"] = conflicts
+    return EpisodeRecord(
+        scenario_id=spec.id,
+        spec_fingerprint=fingerprint or spec_fingerprint(spec),
+        seed=int(seed),
+        agent=agent_name,
+        metrics=metrics,
+        episode_return=total,
+        env_steps=steps,
+        truncated=truncated,
+        package_version=eat_bench.__version__,
+        trace_checksum=checksum or trace_checksum(spec),
+    )
+
+
 def evaluate_multi(
     env_kwargs: dict[str, Any],
     policy: str | Any | Callable[[Any, Any], Any],
@@ -300,35 +355,7 @@ def evaluate_multi(
         agent = SharedPolicyAgent(policy)
     spec = env.scenario
     fingerprint, checksum = spec_fingerprint(spec), trace_checksum(spec)
-    records = []
     try:
-        for seed in seeds:
-            agent.reset(seed)
-            observations, infos = env.reset(seed=seed)
-            agents = list(env.agents)
-            total, steps, conflicts, truncated = 0.0, 0, 0, False
-            while env.agents:
-                observations, rewards, terms, truncs, infos = env.step(agent.act(observations, infos))
-                total += sum(rewards.values()) / len(agents)
-                steps += 1
-                conflicts += sum(1 for a in agents if infos[a]["conflict"])
-                truncated = any(truncs.values()) and not any(terms.values())
-            metrics = env.episode_metrics().as_dict()
-            metrics["conflicts"] = conflicts
-            records.append(
-                EpisodeRecord(
-                    scenario_id=spec.id,
-                    spec_fingerprint=fingerprint,
-                    seed=int(seed),
-                    agent=name,
-                    metrics=metrics,
-                    episode_return=total,
-                    env_steps=steps,
-                    truncated=truncated,
-                    package_version=eat_bench.__version__,
-                    trace_checksum=checksum,
-                )
-            )
+        return [run_multi_episode(env, agent, seed, name, fingerprint, checksum) for seed in seeds]
     finally:
         env.close()
-    return records

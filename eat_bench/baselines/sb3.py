@@ -407,6 +407,26 @@ class SB3Agent:
             return unflatten_index(int(np.asarray(action).reshape(())), self.nvec)
         return action
 
+    def act_batch(self, observations: list[Any], infos: list[dict[str, Any]], masks: np.ndarray | None = None) -> list[Any]:
+        """Deterministic actions for several observations in one forward pass (the
+        leaderboard's lockstep evaluation). A maskable model needs ``masks`` (one row
+        per observation): the env's own masks hold for one state only."""
+        if self.maskable and masks is None:
+            raise ValueError("a maskable model's act_batch needs one mask row per observation")
+        if isinstance(observations[0], dict):
+            batch: Any = {key: np.stack([o[key] for o in observations]) for key in observations[0]}
+        else:
+            batch = np.stack(observations)
+        if self.maskable:
+            actions, _ = self.model.predict(batch, deterministic=True, action_masks=masks)
+        else:
+            actions, _ = self.model.predict(batch, deterministic=True)
+        if self.nvec is not None:
+            from eat_bench.envs.wrappers import unflatten_index
+
+            return [unflatten_index(int(a), self.nvec) for a in np.asarray(actions).reshape(-1)]
+        return list(actions)
+
 
 def _algo_of(data: dict[str, Any]) -> str:
     """The algorithm name of a saved model's data, from its policy class."""

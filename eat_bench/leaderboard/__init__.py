@@ -1,0 +1,1 @@
+"""The leaderboard: submissions, isolated evaluation, replay verification, scoring and the published board."""

@@ -1,0 +1,74 @@
+"""``eat-bench board``: verify every result under a folder and publish the boards.
+
+Each subfolder of ``--results`` is one submission's results (``eat-bench evaluate``'s
+``--out``). Every one is replayed by :func:`eat_bench.leaderboard.verify.verify`; what
+fails, or is partial, failed or ``--quick``, is refused (listed on the board with its
+reason) and never breaks the board. Single-agent results go to ``OUT/LEADERBOARD.md``
+and ``OUT/site/``; multi-agent results to ``OUT/multi-agent/``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from eat_bench.leaderboard.board import collect_entries, build_board
+from eat_bench.leaderboard.verify import verify
+
+__all__ = ["publish_board", "TRACK_REFERENCES"]
+
+TRACK_REFERENCES: dict[str, tuple[str, str, str]] = {
+    "single-agent": ("random", "greedy", ""),
+    "multi-agent": ("marl-random", "local-first", "multi-agent"),
+}
+"""Per track: the submission scored 0, the one scored 1, and the board's subfolder."""
+
+
+def _verified(folder: Path) -> str | None:
+    report = verify(folder)
+    if report.ok:
+        return None
+    more = f" (and {len(report.problems) - 1} more)" if len(report.problems) > 1 else ""
+    return f"{report.problems[0]}{more}"
+
+
+def publish_board(
+    results_root: str | os.PathLike[str], out: str | os.PathLike[str], reps: int = 2000
+) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Write the board of every track that has entries; returns (written files, refused
+    (name, reason) pairs). ``ValueError`` when there is nothing to publish."""
+    root, out = Path(results_root), Path(out)
+    folders = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    if not folders:
+        raise ValueError(f"{root}: no results folders (each submission's `eat-bench evaluate --out`)")
+    entries, refused = collect_entries(folders, verify=_verified)
+    written: list[Path] = []
+    for track, (random_name, reference_name, subfolder) in TRACK_REFERENCES.items():
+        mine = [e for e in entries if e.submission["track"] == track]
+        if not mine:
+            continue
+        names = {e.name for e in mine}
+        track_refused = [(n, r) for n, r in refused if n not in names and _track_of(root, n) in (track, None)]
+        paths = build_board(
+            mine, out / subfolder if subfolder else out, refused=track_refused,
+            random_name=random_name, reference_name=reference_name, reps=reps,
+        )
+        written.extend(paths.values())
+    return written, refused
+
+
+def _track_of(root: Path, name: str) -> str | None:
+    """The track a refused result claims (None when unreadable): where it is listed."""
+    import json
+
+    for folder in root.iterdir():
+        path = folder / "results.json"
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        submission = data.get("submission") if isinstance(data, dict) else None
+        if isinstance(submission, dict) and submission.get("name") == name:
+            track = submission.get("track")
+            return track if isinstance(track, str) else None
+    return None
