@@ -12,7 +12,7 @@ a heuristic picks a visible task, a degree and a step count.
 "Default steps" is the largest step level not above 30 (quality saturates there in the
 paper's model); a task "fits" when its smallest allowed degree (its demand, or the
 smallest degree) is at most the most free servers of one site. Every heuristic except
-``random`` and ``greedy`` dispatches at the smallest allowed degree and default steps,
+``random``, ``greedy`` and ``paper-greedy`` dispatches at the smallest allowed degree and default steps,
 and waits when no visible task fits. Ties go to the older task (lower slot).
 
 - ``random``: a uniform draw from the action space (seeded at ``reset``); the paper's Random.
@@ -31,9 +31,15 @@ and waits when no visible task fits. Ties go to the older task (lower slot).
 - ``least-loaded``: the fitting task that the env would place at the site with the most
   free servers (ties: the oldest): it steers work to the least loaded site. On a
   one-site cluster (EAT-Paper-v0) it is fcfs.
-- ``greedy``: eat-bench's one-step greedy (not exactly the paper's greedy baseline):
-  every visible task x every allowed degree x every step level, the dispatch with the
-  best one-step reward under the env's reward preset.
+- ``greedy``: eat-bench's one-step greedy, *not* the paper's greedy baseline: every
+  visible task x every allowed degree x every step level, the dispatch with the best
+  one-step reward under the env's reward preset (its true reward, service time included).
+- ``paper-greedy``: what the EAT paper's greedy agent actually does. It writes its action
+  as [steps / max, 1, one-hot slot] while the paper's env reads [execute, steps, scores],
+  so it always runs the maximum step count; and it scores each task before launch, while
+  its duration is still 0: ``min(cap, w_t / (w_tt * W + now - arrival))`` with the paper's
+  weights and W the visible queue's mean wait now. So it picks the newest fitting task,
+  or the first fitting one when every score hits the cap (ties go to the lower slot).
 """
 
 from __future__ import annotations
@@ -59,6 +65,7 @@ __all__ = [
     "RoundRobinAgent",
     "LeastLoadedAgent",
     "GreedyAgent",
+    "PaperGreedyAgent",
     "run_episode",
 ]
 
@@ -103,6 +110,12 @@ class _SimState:
         task = self.sim.queue[slot]
         return self.sim.task_arrival[task] + self.sim.task_slo[task]
 
+    def arrival(self, slot: int) -> float:
+        return self.sim.task_arrival[self.sim.queue[slot]]
+
+    def now(self) -> float:
+        return self.sim.now
+
     def service_s(self, slot: int, degree: int, steps: int) -> float | None:
         return self.sim.service_estimate(self.sim.queue[slot], degree, steps)
 
@@ -122,8 +135,12 @@ class _SimState:
         record = self.sim.preview(slot, degree, steps)
         return None if type(record) is str else record
 
-    def visible_wait(self) -> float:
-        return self.env.visible_queue_wait()
+    def visible_wait(self, without: int | None = None) -> float:
+        sim = self.sim
+        visible = sim.queue[: self.env.queue_len]
+        if without is not None:
+            visible = visible[:without] + visible[without + 1 :]
+        return sim.mean_wait(visible)
 
 
 class _InfoState:
@@ -133,7 +150,7 @@ class _InfoState:
         version = info["scheduler_view_version"]
         if version != SCHEDULER_VIEW_VERSION:
             raise ValueError(f"scheduler view version {version}; these heuristics read {SCHEDULER_VIEW_VERSION}")
-        self.now = info["time_s"]
+        self.time_s = float(info["time_s"])
         self.tasks = info["queue_tasks"].tolist()
         self.options = info["options"]
         self.free = info["free_per_site"].tolist()
@@ -150,6 +167,12 @@ class _InfoState:
     def deadline(self, slot: int) -> float:
         row = self.tasks[slot]
         return row[_Q["arrival_s"]] + row[_Q["slo_s"]]
+
+    def arrival(self, slot: int) -> float:
+        return self.tasks[slot][_Q["arrival_s"]]
+
+    def now(self) -> float:
+        return self.time_s
 
     def _option(self, slot: int, degree: int) -> list[float] | None:
         option = self.options[slot, self.degrees.index(degree)].tolist()
@@ -178,7 +201,7 @@ class _InfoState:
             return None
         cold, transfer = o[_O["cold_s"]], o[_O["transfer_s"]]
         compute = o[_O["overhead_s"]] + steps * o[_O["step_s"]]
-        now = self.now
+        now = self.time_s
         return TaskRecord(
             task_id=int(row[_Q["task_id"]]),
             site=int(row[_Q["site"]]),
@@ -200,9 +223,11 @@ class _InfoState:
             quality_normalized=float(self.quality[int(row[_Q["class"]]), steps]),
         )
 
-    def visible_wait(self) -> float:
-        arrivals = [row[_Q["arrival_s"]] for row in self.tasks if row[_Q["present"]]]
-        return self.now - sum(arrivals) / len(arrivals) if arrivals else 0.0
+    def visible_wait(self, without: int | None = None) -> float:
+        arrivals = [
+            row[_Q["arrival_s"]] for slot, row in enumerate(self.tasks) if row[_Q["present"]] and slot != without
+        ]
+        return self.time_s - sum(arrivals) / len(arrivals) if arrivals else 0.0
 
 
 class HeuristicAgent:
@@ -324,23 +349,30 @@ class RoundRobinAgent(HeuristicAgent):
 
 class GreedyAgent(HeuristicAgent):
     """eat-bench's one-step greedy: the best one-step reward over tasks x degrees x step
-    levels (not exactly the EAT paper's greedy baseline).
+    levels. Not the EAT paper's greedy baseline (that is :class:`PaperGreedyAgent`):
+    this one scores each dispatch by its true reward, service time included.
 
     The estimate is the preset's reward for the dispatch itself (the paper's tick
     semantics, where a dispatch does not move the clock). In event mode the env also
     charges the queueing cost accrued while the clock then advances to the next
     decision, which the estimate leaves out, so greedy can pick a dispatch whose step
     reward is lower than another's. Only ``step_levels`` are tried (the continuous
-    action space would allow every step count)."""
+    action space would allow every step count). When the scenario takes the reward's W
+    after the task left the queue (``PaperRules.wait_after_dispatch``), the estimate
+    takes W over the other visible tasks (exact unless more than ``queue_len`` queue)."""
 
     def decide(self):
         state = self.state
         reward_fn = self.reward_fn
+        rules = self.env.spec_scenario.paper_rules
+        after = rules is not None and rules.wait_after_dispatch
         visible_wait = state.visible_wait()
         best, best_reward = None, -float("inf")
         degrees = self.degrees if self.agent_degree else (0,)
         most = state.max_free()
         for slot, demand in state.visible():
+            if after:
+                visible_wait = state.visible_wait(without=slot)
             for degree in degrees:
                 if (degree or demand) > most:
                     continue
@@ -354,6 +386,38 @@ class GreedyAgent(HeuristicAgent):
         return best
 
 
+class PaperGreedyAgent(HeuristicAgent):
+    """The EAT paper's greedy agent as it behaves: the maximum step count, and the fitting
+    task with the best score ``min(cap, w_t / (w_tt * W + now - arrival))`` (the ``paper``
+    preset's reward with the task's duration still 0, W the visible queue's mean wait),
+    the lower slot on ties: the newest fitting task, or the first when all are capped."""
+
+    def __init__(self, env: gym.Env, source: str = "auto") -> None:
+        super().__init__(env, source)
+        from eat_bench.rewards import REWARD_PRESETS
+
+        paper = REWARD_PRESETS["paper"]
+        self.w_t, self.w_tt, self.cap = paper.w_t, paper.w_tt, paper.cap
+        self.steps = max(self.step_levels) if self.decoder.mode == "discrete" else self.decoder.max_steps
+
+    def score(self, slot: int, visible_wait: float) -> float:
+        """The paper's greedy score of the task at ``slot`` (its duration taken as 0)."""
+        denominator = self.w_tt * visible_wait + (self.state.now() - self.state.arrival(slot))
+        return self.cap if denominator <= 0.0 else min(self.cap, self.w_t / denominator)
+
+    def decide(self):
+        options = self.candidates()
+        if not options:
+            return None
+        visible_wait = self.state.visible_wait()
+        best, best_score = options[0], -float("inf")
+        for option in options:
+            score = self.score(option[0], visible_wait)
+            if score > best_score:
+                best, best_score = option, score
+        return best[0], best[1], self.steps
+
+
 HEURISTICS: dict[str, Callable[..., Any]] = {
     "random": RandomAgent,
     "fcfs": FCFSAgent,
@@ -363,6 +427,7 @@ HEURISTICS: dict[str, Callable[..., Any]] = {
     "round-robin": RoundRobinAgent,
     "least-loaded": LeastLoadedAgent,
     "greedy": GreedyAgent,
+    "paper-greedy": PaperGreedyAgent,
 }
 """Each heuristic's class by name; called as ``factory(env, source="auto")``."""
 
@@ -375,6 +440,7 @@ DESCRIPTIONS: dict[str, str] = {
     "round-robin": "cycles a cursor through the visible queue slots",
     "least-loaded": "fitting task the env would place at the site with the most free servers",
     "greedy": "eat-bench's one-step greedy: best one-step reward over tasks x degrees x steps",
+    "paper-greedy": "the EAT paper's greedy as it behaves: max steps, newest fitting task (first when all capped)",
 }
 """One line per heuristic (``eat-bench list``); the module docstring has the paragraphs."""
 

@@ -239,7 +239,8 @@ class ActionDecoder:
 
     Continuous (the paper's Box in [-1, 1])::
 
-        a[0] >= 0: execute, else wait;  steps = round((a[1] + 1) / 2 * max_steps), at least 1;
+        a[0] >= 0: execute, else wait;  steps = round((a[1] + 1) / 2 * max_steps), at least 1
+        (with ``PaperRules.real_steps``: the real number (a[1] + 1) / 2 * max_steps, unrounded);
         [a[2]: degree, the ((a[2] + 1) / 2 * len(degrees))-th allowed degree, when the agent
         chooses degrees];  then one score per visible slot, argmax picks the task.
 
@@ -257,6 +258,7 @@ class ActionDecoder:
         self.degrees = spec.degrees
         self.agent_degree = spec.degree_mode == "agent"
         self.max_steps = spec.max_steps
+        self.real_steps = spec.paper_rules is not None and spec.paper_rules.real_steps
         self.step_levels = spec.step_levels
         if self.mode == "continuous":
             self.slot_offset = 3 if self.agent_degree else 2
@@ -302,7 +304,10 @@ class ActionDecoder:
                 raise self._out_of_bounds(values, -1.0, 1.0)
             if values[0] < 0.0:
                 return None
-            steps = steps_from_unit((values[1] + 1.0) * 0.5, self.max_steps)
+            if self.real_steps:  # the paper's unrounded count, in [0, max_steps]
+                steps = (values[1] + 1.0) * 0.5 * self.max_steps
+            else:
+                steps = steps_from_unit((values[1] + 1.0) * 0.5, self.max_steps)
             if self.agent_degree:
                 n = len(self.degrees)
                 degree = self.degrees[min(n - 1, int((values[2] + 1.0) * 0.5 * n))]

@@ -63,7 +63,8 @@ class EatEdgeEnv(gym.Env):
 
     **Action.** ``action_mode="continuous"``: the paper's ``Box(-1, 1)`` of length
     2 (+1 when the agent picks degrees) + Q: ``a[0] >= 0`` executes, ``a[1]`` sets steps
-    ``round((a[1]+1)/2 * max_steps)``, [``a[2]`` picks the degree], then one score per
+    ``round((a[1]+1)/2 * max_steps)`` (EAT-Paper-v0: the real number, unrounded, as the
+    paper's simulator runs it), [``a[2]`` picks the degree], then one score per
     visible slot (argmax). ``action_mode="discrete"``: ``MultiDiscrete([Q+1, D, L])``:
     slot (0 = wait), degree index (D = 1 when tasks fix their degree), step level; with
     :meth:`action_masks` for sb3-contrib's MaskablePPO (through ``gym.make``'s wrappers:
@@ -119,7 +120,13 @@ class EatEdgeEnv(gym.Env):
     ``info_mode="events"``); unknown make keywords raise ``TypeError``; observations,
     rewards and episode ends unchanged. eat-bench 0.2 (later): ``info_mode="scheduler"``
     (scheduler view version 1); the other modes, observations, rewards, masks and episode
-    ends unchanged.
+    ends unchanged. ``EAT-Paper-v0`` before its first release (issue 12; no version bump,
+    the id was never released): it follows the paper's simulator task by task
+    (:class:`~eat_bench.scenarios.PaperRules`, docs/paper_model.md): real step counts for
+    continuous actions, the ``paper`` reward's W taken after the task left the queue, the
+    paper's clock (1 s at reset, arrivals stamped at their tick's start, truncation at
+    1024 s of that clock) and the idle warm group holding the lowest server id; the other
+    ids unchanged (bit for bit).
 
     Example:
 
@@ -160,6 +167,7 @@ class EatEdgeEnv(gym.Env):
         self.sim = Simulator(spec.sim_config())
         self.reward_fn = get_reward(spec.reward, spec.invalid_penalty)
         self._needs_visible_wait = self.reward_fn.needs_visible_wait
+        self._wait_after_dispatch = spec.paper_rules is not None and spec.paper_rules.wait_after_dispatch
         self.encoder = ObservationEncoder(spec, self.sim, spec.obs_mode)
         self.decoder = ActionDecoder(spec, self.sim)
         self.observation_space = self.encoder.space
@@ -236,11 +244,15 @@ class EatEdgeEnv(gym.Env):
             else:
                 record = result
                 if self._needs_visible_wait:
-                    # W of the visible queue as it was before the task left it (the paper's
-                    # reward), rebuilt in queue order; only a successful dispatch pays for it.
                     Q = self.queue_len
-                    visible = queue[:slot] + [record.task_id] + queue[slot : Q - 1]
-                    visible_wait = sim.mean_wait(visible)
+                    if self._wait_after_dispatch:
+                        # W of the visible queue once the task has left it (the paper's simulator).
+                        visible_wait = sim.mean_wait(queue[:Q])
+                    else:
+                        # W of the visible queue as it was before the task left it, rebuilt in
+                        # queue order; only a successful dispatch pays for it.
+                        visible = queue[:slot] + [record.task_id] + queue[slot : Q - 1]
+                        visible_wait = sim.mean_wait(visible)
                 sim.settle(self._can_decide)
         reward = self.reward_fn(record, reason is not None, sim.queue_slo_seconds - before, visible_wait)
         terminated = sim.done

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from eat_bench.scenarios.spec import ClusterSpec, ScenarioSpec, SiteSpec, WorkloadSpec
+from eat_bench.scenarios.spec import ClusterSpec, PaperRules, ScenarioSpec, SiteSpec, WorkloadSpec
 from eat_bench.sim.workload import (
     BurstyArrivals,
     DiurnalArrivals,
@@ -50,7 +50,14 @@ _PAPER = ScenarioSpec(
     max_episode_steps=100_000,
     placement="paper",
     time_scale_s=10.0,
-    history=("v0: first release; reproduces SEED_MODEL.md",),
+    paper_rules=PaperRules(),
+    history=(
+        "v0: first release; reproduces SEED_MODEL.md",
+        "v0 (unreleased, issue 12): follows the paper's simulator task by task: real (unrounded) step "
+        "counts, the reward's W after the task left the queue, the paper's clock (starts at 1 s, arrivals "
+        "stamped at their tick's start, truncation at 1024 s of it), the lowest-id idle warm group "
+        "(PaperRules); no version bump, as the id was never released",
+    ),
 )
 
 EDGE_CLASSES = (

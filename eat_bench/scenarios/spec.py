@@ -23,6 +23,7 @@ __all__ = [
     "ClusterSpec",
     "WorkloadSpec",
     "ScenarioSpec",
+    "PaperRules",
     "ACTION_MODES",
     "DEGREE_MODES",
     "OBS_MODES",
@@ -159,6 +160,38 @@ class WorkloadSpec:
 
 
 @dataclass(frozen=True)
+class PaperRules:
+    """Rules of the EAT paper's own simulator that differ from eat-bench's defaults.
+
+    ``EAT-Paper-v0`` turns them all on, so that it follows that simulator task by task
+    (docs/paper_model.md); each can be switched off alone, for ablations and tests.
+    """
+
+    real_steps: bool = True
+    """Continuous actions run the real step count ``(a[1] + 1) / 2 * max_steps``,
+    unrounded (from 0 to max_steps), for service time and quality alike."""
+    wait_after_dispatch: bool = True
+    """The reward's W (mean wait of the visible queue) is taken after the dispatched task
+    has left the queue (the ``paper`` preset reads it)."""
+    clock_start_s: float = 1.0
+    """The clock reads this at reset, while the initial queue is stamped 0 s: those tasks
+    have waited this long when the first decision comes."""
+    stamp_at_tick_start: bool = True
+    """Tick mode: a task that arrives during a tick is stamped at the tick's start (it is
+    seen at the tick's end)."""
+    lowest_id_group: bool = True
+    """Of several idle warm groups of the right size, take the one holding the lowest
+    server id (eat-bench's default: the one that became idle first)."""
+
+    def __post_init__(self) -> None:
+        if not (is_real(self.clock_start_s) and self.clock_start_s >= 0):
+            raise ValueError(f"PaperRules.clock_start_s must be a finite number >= 0, got {self.clock_start_s!r}")
+        for name in ("real_steps", "wait_after_dispatch", "stamp_at_tick_start", "lowest_id_group"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"PaperRules.{name} must be a bool, got {getattr(self, name)!r}")
+
+
+@dataclass(frozen=True)
 class ScenarioSpec:
     """One benchmark scenario. Its fields are the whole meaning of an id."""
 
@@ -187,6 +220,10 @@ class ScenarioSpec:
     """Reward for an infeasible decision; None takes the reward preset's default."""
     held_out: bool = False
     """Reserved for the leaderboard's generalisation track: do not train on it."""
+    paper_rules: PaperRules | None = field(default=None, repr=False)
+    """The paper simulator's own rules (:class:`PaperRules`); None: eat-bench's. Left out of
+    the repr so that the specs made before it keep their fingerprints; the fingerprint
+    adds it when set (:func:`eat_bench.baselines.evaluation.spec_fingerprint`)."""
     history: tuple[str, ...] = field(default=(), compare=False)
 
     # ------------------------------------------------------------------ overrides
@@ -275,6 +312,8 @@ class ScenarioSpec:
                 f"{where}: decision_interval_s must be a positive finite number of seconds or None, "
                 f"got {self.decision_interval_s!r}"
             )
+        if self.paper_rules is not None and not isinstance(self.paper_rules, PaperRules):
+            raise ValueError(f"{where}: paper_rules must be a PaperRules or None, got {self.paper_rules!r}")
         penalty = self.invalid_penalty
         if penalty is not None and not is_real(penalty):
             raise ValueError(f"{where}: invalid_penalty must be a finite number or None, got {penalty!r}")
@@ -322,6 +361,7 @@ class ScenarioSpec:
                 (s, g) for s, site in enumerate(self.cluster.sites) for g in site.gpus
             )
         )
+        rules = self.paper_rules
         return SimConfig(
             servers=servers,
             num_sites=self.cluster.num_sites,
@@ -340,6 +380,10 @@ class ScenarioSpec:
             idle_advance_s=self.idle_advance_s,
             time_limit_s=self.time_limit_s,
             max_steps=self.max_steps,
+            real_steps=rules is not None and rules.real_steps,
+            clock_start_s=0.0 if rules is None else float(rules.clock_start_s),
+            stamp_at_tick_start=rules is not None and rules.stamp_at_tick_start,
+            lowest_id_group=rules is not None and rules.lowest_id_group,
         )
 
     def summary(self) -> str:

@@ -73,6 +73,18 @@ class SimConfig:
     idle_advance_s: float = 1.0
     time_limit_s: float = 3600.0
     max_steps: int = 50
+    real_steps: bool = False
+    """Accept real step counts in [0, max_steps] (the paper's unrounded steps); else
+    integers in 1..max_steps."""
+    clock_start_s: float = 0.0
+    """The clock at reset; the initial queue is stamped 0 s and later arrivals shifted by
+    this (the paper's clock starts at 1 s)."""
+    stamp_at_tick_start: bool = False
+    """Tick mode: a task arriving during a tick is stamped at the tick's start (the
+    paper's), though it is seen at the tick's end."""
+    lowest_id_group: bool = False
+    """Of several idle warm groups, take the one holding the lowest server id (the
+    paper's); else the one idle first."""
 
     @property
     def models(self) -> tuple[str, ...]:
@@ -109,6 +121,8 @@ class Simulator:
         self.models = config.models
         self.class_model = [self.models.index(c.model) for c in config.classes]
         self._class_weights = tuple(c.weight for c in config.classes)
+        if not (math.isfinite(config.clock_start_s) and config.clock_start_s >= 0):
+            raise ValueError(f"clock_start_s must be finite and >= 0, got {config.clock_start_s!r}")
         self._build_service_tables()
         self._build_placement_order()
         self._quality_table = [
@@ -186,12 +200,19 @@ class Simulator:
         )
         req = self.requests
         self.task_arrival: list[float] = req.arrival_s.tolist()
+        """Each task's arrival stamp (what its record, the wait and the observation use)."""
+        self.task_join_s: list[float] = self.task_arrival
+        """When each task joins the queue: its stamp, unless the paper's clock stamps it
+        earlier (:class:`~eat_bench.scenarios.PaperRules`); the same list otherwise."""
+        self._clock0 = cfg.clock_start_s
+        if cfg.clock_start_s or (cfg.stamp_at_tick_start and cfg.decision_interval_s is not None):
+            self.task_join_s, self.task_arrival = self._paper_clock(req.arrival_s)
         self.task_class: list[int] = req.class_index.tolist()
         self.task_site: list[int] = req.site.tolist()
         self.task_degree: list[int] = req.degree.tolist()
         slo_of_class = self._slo_of_class
         self.task_slo: list[float] = [slo_of_class[c] for c in self.task_class]
-        self.now = 0.0
+        self.now = self._clock0
         self._tick = 0
         self._next_arrival = 0
         self.num_arrived = 0
@@ -208,7 +229,7 @@ class Simulator:
         self.busy_until = np.zeros(self.num_servers)
         self.warm_model = np.full(self.num_servers, -1, dtype=np.int64)
         self.group_size = np.zeros(self.num_servers, dtype=np.int64)
-        self.warm = WarmGroups(self.num_servers)
+        self.warm = WarmGroups(self.num_servers, lowest_id_first=cfg.lowest_id_group)
         self._free: list[list[int]] = [list(free) for free in self._initial_free]
         self.free_count = [len(f) for f in self._free]
         self._heap: list[tuple[float, int, int, int]] = []
@@ -220,7 +241,19 @@ class Simulator:
         self.server_version = 0
         self.changed_servers: set[int] = set(range(self.num_servers))
         """Servers whose state changed since the last :meth:`take_changed_servers`."""
-        self._arrive_until(0.0)
+        self._arrive_until(self.now)
+
+    def _paper_clock(self, arrival_s: np.ndarray) -> tuple[list[float], list[float]]:
+        """(queue-join times, stamps) on a clock that starts at ``clock_start_s``: the
+        initial queue is stamped 0; later tasks join at their time + the start, stamped a
+        tick earlier when ``stamp_at_tick_start`` (tick mode)."""
+        cfg = self.config
+        joins = arrival_s + cfg.clock_start_s
+        stamps = joins.copy()
+        stamps[: cfg.initial_queue] = 0.0
+        if cfg.stamp_at_tick_start and cfg.decision_interval_s is not None:
+            stamps[cfg.initial_queue :] -= cfg.decision_interval_s
+        return joins.tolist(), stamps.tolist()
 
     def take_events(self) -> list[tuple[str, float, int]]:
         """The ``(kind, time_s, task_id)`` events since the last call (kinds: "arrival",
@@ -260,7 +293,7 @@ class Simulator:
         return self.now >= self.config.time_limit_s
 
     def next_event_time(self) -> float:
-        arrival = self.task_arrival[self._next_arrival] if self._next_arrival < len(self.task_arrival) else math.inf
+        arrival = self.task_join_s[self._next_arrival] if self._next_arrival < len(self.task_join_s) else math.inf
         completion = self._heap[0][0] if self._heap else math.inf
         return arrival if arrival < completion else completion
 
@@ -424,8 +457,8 @@ class Simulator:
 
     def _plan(self, task: int, degree: int, steps: int, site: int | None) -> tuple[TaskRecord, int] | str:
         cfg = self.config
-        if not 1 <= steps <= cfg.max_steps:
-            return f"steps {steps} outside 1..{cfg.max_steps}"
+        if not (0 if cfg.real_steps else 1) <= steps <= cfg.max_steps:
+            return f"steps {steps} outside {'0' if cfg.real_steps else '1'}..{cfg.max_steps}"
         if not 0 <= task < self._next_arrival or self._taken[task]:
             return f"task {task} is not queued"
         if self.task_degree[task]:
@@ -444,6 +477,13 @@ class Simulator:
         now = self.now
         quality, quality_norm = self._quality_table[c]
         spec = cfg.classes[c]
+        if type(steps) is int:
+            q, q_norm = quality[steps], quality_norm[steps]
+        elif cfg.real_steps:
+            q = cfg.quality.quality_at(spec.model, steps)
+            q_norm = q / cfg.quality.max_quality(spec.model)
+        else:
+            q, q_norm = quality[steps], quality_norm[steps]  # numpy integers index too
         record = TaskRecord(
             task_id=task,
             site=self.task_site[task],
@@ -461,8 +501,8 @@ class Simulator:
             cold_start_s=cold,
             compute_s=compute,
             transfer_s=transfer,
-            quality=quality[steps],
-            quality_normalized=quality_norm[steps],
+            quality=q,
+            quality_normalized=q_norm,
         )
         return record, site
 
@@ -488,7 +528,7 @@ class Simulator:
             # An event a rounding error past the tick (2.2 + 30.2 = 32.400000000000006
             # against 324 * 0.1 = 32.4) belongs to this tick, not the next.
             self._tick += 1
-            target = self._tick * interval
+            target = self._tick * interval + self._clock0  # + 0.0: bit-identical when the clock starts at 0
             slack = TICK_SLACK * interval
             if self.next_event_time() > target + slack:
                 self._accrue(target)  # a quiet tick: nothing arrives or completes
@@ -519,7 +559,7 @@ class Simulator:
     def advance_to(self, t: float, slack: float = 0.0) -> None:
         """Process every arrival and completion up to time ``t`` (in time order), and
         those at most ``slack`` later as if at ``t``; the clock ends at ``t``."""
-        arrival = self.task_arrival
+        arrival = self.task_join_s
         heap = self._heap
         n = len(arrival)
         limit = t + slack
@@ -547,7 +587,7 @@ class Simulator:
             self.now = t
 
     def _arrive_until(self, t: float) -> None:
-        arrival = self.task_arrival
+        arrival = self.task_join_s
         n = len(arrival)
         i = self._next_arrival
         while i < n and arrival[i] <= t:

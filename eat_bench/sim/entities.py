@@ -7,6 +7,7 @@ own: what a finished dispatch records, and which servers form a warm group.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -76,12 +77,16 @@ class WarmGroups:
     A dispatch onto exactly one idle warm group holding the task's model is warm; any
     other set of servers pays a cold start, and every group it touches is broken up
     (SEED_MODEL.md). Idle groups are indexed by ``(model, size, site)`` so that finding
-    one is a dictionary lookup, not a scan over the cluster.
+    one is a dictionary lookup, not a scan over the cluster. Of several idle groups of one
+    key, :meth:`idle_group` gives the one idle first, or with ``lowest_id_first`` the one
+    holding the lowest server id (the EAT paper's simulator; each key's list is then kept
+    in that order).
     """
 
-    __slots__ = ("group_of", "_members", "_model", "_site", "_idle", "_next_id")
+    __slots__ = ("group_of", "_members", "_model", "_site", "_idle", "_next_id", "_lowest_first")
 
-    def __init__(self, num_servers: int) -> None:
+    def __init__(self, num_servers: int, lowest_id_first: bool = False) -> None:
+        self._lowest_first = lowest_id_first
         self.group_of: list[int] = [-1] * num_servers
         self._members: dict[int, tuple[int, ...]] = {}
         self._model: dict[int, int] = {}
@@ -141,7 +146,14 @@ class WarmGroups:
     def release(self, group: int) -> None:
         """The group's work finished: it is idle and warm for its model again."""
         key = (self._model[group], len(self._members[group]), self._site[group])
-        self._idle.setdefault(key, []).append(group)
+        idle = self._idle.setdefault(key, [])
+        if self._lowest_first:
+            bisect.insort(idle, group, key=self._lowest_member)
+        else:
+            idle.append(group)
+
+    def _lowest_member(self, group: int) -> int:
+        return min(self._members[group])
 
     def _dissolve(self, group: int) -> tuple[int, ...]:
         key = (self._model[group], len(self._members[group]), self._site[group])

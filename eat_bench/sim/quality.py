@@ -48,6 +48,19 @@ class QualityModel(ABC):
     def max_quality(self, model: str) -> float:
         """The largest quality this model reaches (its supremum over steps), > 0."""
 
+    def quality_at(self, model: str, steps: float) -> float:
+        """Quality after a real (unrounded) number of steps, as the EAT paper's simulator
+        takes it; integers give :meth:`quality`'s value. ValueError for a negative or
+        non-finite count."""
+        s = float(steps)
+        if not (math.isfinite(s) and s >= 0):
+            raise ValueError(f"steps must be a finite number >= 0, got {steps!r}")
+        return self._formula_at(model, s)
+
+    @abstractmethod
+    def _formula_at(self, model: str, steps: float) -> float:
+        """The curve at a real step count ``steps >= 0``."""
+
     def normalized(self, model: str, steps: int) -> float:
         """``quality / max_quality``, in [0, 1]."""
         return self.quality(model, steps) / self.max_quality(model)
@@ -98,6 +111,9 @@ class PaperQuality(QualityModel):
         if s <= 30:
             return self._table[s] if s >= 0 else 0.0
         return self.cap
+
+    def _formula_at(self, model: str, steps: float) -> float:
+        return self._formula(steps) if steps <= 30 else self.cap
 
     def max_quality(self, model: str) -> float:
         """``q(30) = 0.16 * ln(30) / ln(6) - 0.02 = 0.283719...`` (above either cap)."""
@@ -168,6 +184,9 @@ class PublishedQuality(QualityModel):
         if s <= self._TABLE_STEPS:
             return table[s] if s >= 0 else 0.0
         return self._formula(self._resolve(model), s)
+
+    def _formula_at(self, model: str, steps: float) -> float:
+        return self._formula(self._resolve(model), steps)
 
     def max_quality(self, model: str) -> float:
         """``q_inf`` of the model's curve."""

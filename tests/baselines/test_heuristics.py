@@ -196,3 +196,68 @@ def test_info_only_heuristics_refuse_an_env_without_the_view():
     _, info = env.reset(seed=0)
     with pytest.raises(ValueError, match="info_mode='scheduler'"):
         make_heuristic("fcfs", env, "info").act(None, info)
+
+
+# ---------------------------------------------------------------------- the paper's greedy
+def paper_env_with(times, **overrides) -> gym.Env:
+    """EAT-Paper-v0 whose tasks arrive at ``times`` (eat-bench's clock), none at reset."""
+    from dataclasses import replace
+
+    from eat_bench.envs.single_agent import EatEdgeEnv
+    from eat_bench.scenarios import get_scenario
+    from eat_bench.sim.workload import FixedArrivals, StreamSpec
+
+    paper = get_scenario("EAT-Paper-v0")
+    stream = StreamSpec(site=0, arrivals=FixedArrivals(tuple(times)), classes=(0,))
+    workload = replace(paper.workload, streams=(stream,), num_tasks=len(times), initial_queue=0)
+    return EatEdgeEnv(replace(paper, workload=workload), info_mode="scheduler", **overrides)
+
+
+def wait_until_arrived(env, count):
+    info = None
+    while env.sim.num_arrived < count:
+        _, _, _, _, info = env.step(np.full(env.action_space.shape, -1.0, dtype=np.float32))
+    return info
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_paper_greedy_takes_the_newest_fitting_task_at_the_maximum_step_count(source):
+    # Four tasks arrive at 0.1, 5, 40 and 80 s; at 81 s (the paper's clock) no score is
+    # capped: 250 / (W + wait) is largest for the smallest wait, the newest task (slot 3).
+    env = paper_env_with((0.1, 5.0, 40.0, 80.0), degrees=(1,))
+    env.reset(seed=0)
+    info = wait_until_arrived(env, 4)
+    agent = make_heuristic("paper-greedy", env, source)
+    wait = info["time_s"] - np.mean(info["queue_tasks"][:4, 2])
+    scores = [min(10, 250 / (wait + info["time_s"] - a)) for a in info["queue_tasks"][:4, 2]]
+    assert max(scores) < 10 and int(np.argmax(scores)) == 3
+    action = agent.act(None, info)
+    assert action[1] == 1.0  # a[1] = 1: the maximum step count
+    assert env.decoder.decode(action) == (3, 0, 32.0)
+    # eat-bench's one-step greedy sees the true service time and prefers another.
+    assert env.decoder.decode(make_heuristic("greedy", env, source).act(None, info))[2] < 32
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_paper_greedy_takes_the_first_task_when_every_score_is_capped(source):
+    env = gym.make("EAT-Paper-v0", info_mode="scheduler")
+    _, info = env.reset(seed=0)  # ten tasks stamped 0 s at 1 s: 250 / (1 + 1) > 10
+    assert env.unwrapped.decoder.decode(make_heuristic("paper-greedy", env, source).act(None, info)) == (0, 0, 32.0)
+
+
+def test_paper_greedy_skips_a_task_that_does_not_fit():
+    # The newest task (slot 3) demands 8 servers where 4 are free: the next newest wins.
+    env = paper_env_with((0.1, 5.0, 40.0, 80.0), degrees=(1,))
+    env.reset(seed=0)
+    info = wait_until_arrived(env, 4)
+    info = dict(info)
+    tasks = info["queue_tasks"].copy()
+    tasks[3, 7] = 8.0  # demanded degree
+    info["queue_tasks"], info["free_per_site"] = tasks, np.array([4])
+    assert env.decoder.decode(make_heuristic("paper-greedy", env, "info").act(None, info)) == (2, 0, 32.0)
+
+
+def test_paper_greedy_runs_the_largest_step_level_in_discrete_mode():
+    env = gym.make("EAT-Paper-v0", info_mode="scheduler", action_mode="discrete")
+    _, info = env.reset(seed=0)
+    assert env.unwrapped.decoder.decode(make_heuristic("paper-greedy", env).act(None, info)) == (0, 0, 32)

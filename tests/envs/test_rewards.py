@@ -100,9 +100,9 @@ def test_paper_reward_in_env_matches_formula():
         mask = env.action_masks()
         slots = np.flatnonzero(mask[1 : env.action_space.nvec[0]])
         if len(slots):
-            w = env.visible_queue_wait()
             level = i % len(levels)
             _, reward, te, tr, info = env.step(np.array([1 + slots[0], 0, level]))
+            w = env.visible_queue_wait()  # EAT-Paper-v0: W once the task has left the queue
             rec = sim.records[-1]
             assert rec.steps == levels[level]
             expected = min(10.0, 250.0 / (w + rec.response_s)) + 10.0 * PaperQuality().quality("sd14", rec.steps)
@@ -157,7 +157,10 @@ def test_latency_return_is_minus_sum_response_over_slo(sid, kw, seed):
     assert terminated and invalid == 0
     records = env.sim.records
     assert len(records) == kw["num_tasks"]
-    expected = -sum(r.response_s / r.slo_s for r in records)
+    # Queueing is charged from when a task joins the queue; under the paper's clock
+    # (EAT-Paper-v0) that is after its stamp (1 s for the initial queue, a tick later).
+    join = env.sim.task_join_s
+    expected = -sum((r.finish_s - join[r.task_id]) / r.slo_s for r in records)
     assert total == pytest.approx(expected, rel=1e-9, abs=1e-9)
 
 

@@ -491,11 +491,13 @@ def test_tick_mode_slotted_arrivals_land_on_ticks():
         before = list(sim.queue)
         sim.wait()
         tick += 1
-        assert sim.now == tick * 0.1
+        assert sim.now == tick * 0.1 + 1.0  # the paper's clock starts at 1 s
         new = [t for t in sim.queue if t not in before]
         for t in new:
-            # Arrived in (previous tick, this tick], exactly on this tick's boundary.
-            assert sim.task_arrival[t] == sim.now
+            # Arrived in (previous tick, this tick]: seen on this tick's boundary, stamped
+            # at the tick's start (the paper's clock).
+            assert sim.task_join_s[t] == sim.now
+            assert sim.task_arrival[t] == pytest.approx(sim.now - 0.1, abs=1e-12)
         seen += len(new)
     assert seen == 20 - 10
 
@@ -504,10 +506,12 @@ def test_slotted_arrivals_in_paper_config_are_tick_multiples():
     spec = get_scenario("EAT-Paper-v0").with_overrides(num_tasks=40)
     sim = Simulator(spec.sim_config())
     sim.reset(7)
-    arrivals = np.asarray(sim.task_arrival)
+    arrivals = sim.requests.arrival_s  # eat-bench's clock, before the paper's offsets
     ticks = np.round(arrivals / 0.1)
     assert np.array_equal(ticks * 0.1, arrivals)
     assert (arrivals[:10] == 0).all() and (arrivals[10:] > 0).all()
+    stamps = np.asarray(sim.task_arrival)  # the paper's clock: 1 s later, a tick earlier
+    assert (stamps[:10] == 0).all() and np.allclose(stamps[10:], arrivals[10:] + 1.0 - 0.1, atol=1e-12)
 
 
 def test_next_event_time(trace):

@@ -1,0 +1,201 @@
+"""Rerun the EAT paper's evaluation table on ``EAT-Paper-v0``.
+
+The paper's setting for its table: 4 nodes, degrees {1, 2, 4}, arrival rates 0.01 to 0.11
+in steps of 0.02. Every agent plays the same evaluation episodes per rate (seeds from
+:func:`eat_bench.baselines.evaluation.eval_seeds`, disjoint from training seeds); each
+cell is a mean over episodes with a 95% t-interval. Writes ``table.md``, ``table.csv``
+and ``figure.png`` (mean response time against rate) to the output folder.
+
+    python scripts/paper_table.py                       # the heuristics, 50 episodes
+    python scripts/paper_table.py --model eat=runs/eat/model.zip --model sac=runs/sac/model.zip
+
+``--fixed-seed 233`` replays the paper's protocol quirk instead: every episode's
+workload from seed 233 (its ``reset()`` reseeds so), the agent's own seed still varying.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import gymnasium as gym  # noqa: E402
+import numpy as np  # noqa: E402
+
+import eat_bench  # noqa: E402, F401
+from eat_bench.baselines.agents import agent_env_kwargs, make_agent  # noqa: E402
+from eat_bench.baselines.evaluation import eval_seeds, run_episode  # noqa: E402
+
+RATES = (0.01, 0.03, 0.05, 0.07, 0.09, 0.11)
+HEURISTICS = ("random", "round-robin", "paper-greedy", "greedy")
+LEARNERS = ("sac", "dsac", "eat")
+PAPER_SETTING = {"num_servers": 4, "degrees": (1, 2, 4)}
+"""The paper's table: 4 nodes with degrees {1, 2, 4}; the rate is set per column."""
+METRICS = (("mean_response_s", "response (s)"), ("mean_quality", "quality"), ("return", "return"))
+OUT = Path(__file__).resolve().parent.parent / "baselines" / "results" / "paper_table"
+
+
+def interval(values: list[float]) -> tuple[float, float]:
+    """Mean and the half-width of its 95% t-interval (0 for one value or none spread)."""
+    from scipy import stats
+
+    n = len(values)
+    mean = float(np.mean(values))
+    if n < 2:
+        return mean, 0.0
+    return mean, float(stats.t.ppf(0.975, n - 1) * np.std(values, ddof=1) / math.sqrt(n))
+
+
+def make_env(rate: float, extra: dict) -> gym.Env:
+    return gym.make("EAT-Paper-v0", arrival_rate=rate, **PAPER_SETTING, **extra)
+
+
+def run_cell(agent_name: str, path: str | None, rate: float, seeds: list[int], fixed_seed: int | None) -> list[dict]:
+    """Every episode of one agent at one rate: its response, quality and return."""
+    name = path or agent_name
+    kwargs = agent_env_kwargs(name)
+    kwargs.pop("info_mode", None)  # heuristics read the simulator in-process (same actions, faster)
+    env = make_env(rate, kwargs)
+    agent = make_agent(name, env)
+    rows = []
+    for seed in seeds:
+        if fixed_seed is None:
+            record = run_episode(env, agent, seed, agent_name)
+        else:  # the paper's protocol: the workload of one seed, the agent's own stream varying
+            agent.reset(seed)
+            obs, info = env.reset(seed=fixed_seed)
+            total = 0.0
+            while True:
+                obs, reward, terminated, truncated, info = env.step(agent.act(obs, info))
+                total += float(reward)
+                if terminated or truncated:
+                    break
+            metrics = env.unwrapped.episode_metrics().as_dict()
+            rows.append(dict(seed=seed, **{k: metrics[k] for k in ("mean_response_s", "mean_quality")}, ret=total))
+            continue
+        rows.append(
+            dict(
+                seed=seed,
+                mean_response_s=record.metrics["mean_response_s"],
+                mean_quality=record.metrics["mean_quality"],
+                ret=record.episode_return,
+                truncated=record.truncated,
+            )
+        )
+    env.close()
+    return rows
+
+
+def summarise(agent: str, rate: float, rows: list[dict]) -> dict:
+    out = {"agent": agent, "rate": rate, "episodes": len(rows)}
+    for key, column in (("mean_response_s", "mean_response_s"), ("mean_quality", "mean_quality"), ("ret", "return")):
+        mean, half = interval([r[key] for r in rows])
+        out[column], out[column + "_ci95"] = mean, half
+    out["truncated_share"] = float(np.mean([bool(r.get("truncated", False)) for r in rows]))
+    return out
+
+
+def write_outputs(cells: list[dict], out: Path, episodes: int, fixed_seed: int | None) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    fields = list(cells[0])
+    with open(out / "table.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(cells)
+    agents = list(dict.fromkeys(c["agent"] for c in cells))
+    rates = sorted({c["rate"] for c in cells})
+    by = {(c["agent"], c["rate"]): c for c in cells}
+    lines = [
+        f"# The EAT paper's table on EAT-Paper-v0 ({episodes} episodes per cell"
+        + (f", every workload from seed {fixed_seed}" if fixed_seed is not None else "")
+        + ")",
+        "",
+        "4 nodes, degrees {1, 2, 4}; mean over episodes ± the half-width of a 95% t-interval.",
+    ]
+    for column, title in METRICS:
+        lines += ["", f"## Mean {title}", "", "| agent | " + " | ".join(f"rate {r:g}" for r in rates) + " |"]
+        lines.append("|---|" + "---|" * len(rates))
+        for agent in agents:
+            digits = 3 if column == "mean_quality" else 1
+            cells_text = [
+                f"{by[agent, r][column]:.{digits}f} ± {by[agent, r][column + '_ci95']:.{digits}f}" for r in rates
+            ]
+            lines.append(f"| {agent} | " + " | ".join(cells_text) + " |")
+    truncated = [c for c in cells if c["truncated_share"] > 0]
+    if truncated:
+        lines += ["", "Share of episodes truncated at 1024 s (the paper's clock), where above 0:", ""]
+        lines += [f"- {c['agent']} at rate {c['rate']:g}: {c['truncated_share']:.0%}" for c in truncated]
+    (out / "table.md").write_text("\n".join(lines) + "\n")
+    figure(cells, out / "figure.png")
+
+
+def figure(cells: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    sns.set_theme(style="whitegrid")
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    palette = sns.color_palette("colorblind")
+    for i, agent in enumerate(dict.fromkeys(c["agent"] for c in cells)):
+        rows = sorted((c for c in cells if c["agent"] == agent), key=lambda c: c["rate"])
+        x = [c["rate"] for c in rows]
+        y = np.array([c["mean_response_s"] for c in rows])
+        half = np.array([c["mean_response_s_ci95"] for c in rows])
+        ax.plot(x, y, marker="o", label=agent, color=palette[i % len(palette)])
+        ax.fill_between(x, y - half, y + half, alpha=0.2, color=palette[i % len(palette)])
+    ax.set_xlabel("arrival rate (tasks / s)")
+    ax.set_ylabel("mean response time (s)")
+    ax.set_title("EAT-Paper-v0, 4 nodes, degrees {1, 2, 4} (95% intervals)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--episodes", type=int, default=50, help="evaluation episodes per cell (default 50)")
+    parser.add_argument("--agents", default=",".join(HEURISTICS), help="heuristics, comma-separated")
+    parser.add_argument(
+        "--model", action="append", default=[], metavar="NAME=PATH", help=f"a trained model ({', '.join(LEARNERS)})"
+    )
+    parser.add_argument("--rates", default=",".join(f"{r:g}" for r in RATES))
+    parser.add_argument("--fixed-seed", type=int, default=None, help="every workload from this seed (the paper: 233)")
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args(argv)
+    agents: list[tuple[str, str | None]] = [(a, None) for a in args.agents.split(",") if a]
+    for item in args.model:
+        name, sep, path = item.partition("=")
+        if not sep or name not in LEARNERS:
+            parser.error(f"--model takes NAME=PATH with NAME one of {', '.join(LEARNERS)}, got {item!r}")
+        agents.append((name, path))
+    rates = [float(r) for r in args.rates.split(",")]
+    seeds = eval_seeds(args.episodes)
+    cells = []
+    for rate in rates:
+        for name, path in agents:
+            started = time.perf_counter()
+            rows = run_cell(name, path, rate, seeds, args.fixed_seed)
+            cell = summarise(name, rate, rows)
+            cells.append(cell)
+            print(
+                f"rate {rate:g} {name:>12}: response {cell['mean_response_s']:.1f} ± {cell['mean_response_s_ci95']:.1f} s, "
+                f"quality {cell['mean_quality']:.3f}, return {cell['return']:.1f} ({time.perf_counter() - started:.0f} s)",
+                flush=True,
+            )
+    write_outputs(cells, args.out, args.episodes, args.fixed_seed)
+    print(f"wrote {args.out}/table.md, table.csv, figure.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
