@@ -30,7 +30,7 @@ import numpy as np  # noqa: E402
 
 import eat_bench  # noqa: E402, F401
 from eat_bench.baselines.agents import agent_env_kwargs, make_agent  # noqa: E402
-from eat_bench.baselines.evaluation import eval_seeds, run_episode  # noqa: E402
+from eat_bench.baselines.evaluation import Episode, eval_seeds, run_episode  # noqa: E402
 
 RATES = (0.01, 0.03, 0.05, 0.07, 0.09, 0.11)
 HEURISTICS = ("random", "round-robin", "paper-greedy", "greedy")
@@ -63,6 +63,9 @@ def run_cell(agent_name: str, path: str | None, rate: float, seeds: list[int], f
     kwargs.pop("info_mode", None)  # heuristics read the simulator in-process (same actions, faster)
     env = make_env(rate, kwargs)
     agent = make_agent(name, env)
+    if path is not None and fixed_seed is None:
+        env.close()
+        return run_cell_lockstep(agent, agent_name, rate, kwargs, seeds)
     rows = []
     for seed in seeds:
         if fixed_seed is None:
@@ -89,6 +92,31 @@ def run_cell(agent_name: str, path: str | None, rate: float, seeds: list[int], f
             )
         )
     env.close()
+    return rows
+
+
+def run_cell_lockstep(agent, agent_name: str, rate: float, kwargs: dict, seeds: list[int]) -> list[dict]:
+    """A trained model's episodes all at once: one env per seed, one batched forward
+    pass per step of the unfinished ones (deterministic actions; about 10x cheaper)."""
+    envs = [make_env(rate, kwargs) for _ in seeds]
+    episodes = [Episode(env, seed) for env, seed in zip(envs, seeds)]
+    active = list(range(len(envs)))
+    while active:
+        actions = agent.act_batch([episodes[i].observation for i in active], [episodes[i].info for i in active])
+        active = [i for i, action in zip(active, actions) if not episodes[i].step(action)]
+    rows = []
+    for episode, env in zip(episodes, envs):
+        record = episode.record(agent_name)
+        rows.append(
+            dict(
+                seed=episode.seed,
+                mean_response_s=record.metrics["mean_response_s"],
+                mean_quality=record.metrics["mean_quality"],
+                ret=record.episode_return,
+                truncated=record.truncated,
+            )
+        )
+        env.close()
     return rows
 
 
@@ -171,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rates", default=",".join(f"{r:g}" for r in RATES))
     parser.add_argument("--fixed-seed", type=int, default=None, help="every workload from this seed (the paper: 233)")
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--merge", action="store_true", help="keep the other agents' rows of OUT/table.csv")
     args = parser.parse_args(argv)
     agents: list[tuple[str, str | None]] = [(a, None) for a in args.agents.split(",") if a]
     for item in args.model:
@@ -192,6 +221,15 @@ def main(argv: list[str] | None = None) -> int:
                 f"quality {cell['mean_quality']:.3f}, return {cell['return']:.1f} ({time.perf_counter() - started:.0f} s)",
                 flush=True,
             )
+    if args.merge and (args.out / "table.csv").is_file():
+        ran = {c["agent"] for c in cells}
+        with open(args.out / "table.csv", newline="") as f:
+            kept = [
+                {k: (v if k == "agent" else int(v) if k == "episodes" else float(v)) for k, v in row.items()}
+                for row in csv.DictReader(f)
+                if row["agent"] not in ran
+            ]
+        cells = kept + cells
     write_outputs(cells, args.out, args.episodes, args.fixed_seed)
     print(f"wrote {args.out}/table.md, table.csv, figure.png")
     return 0
