@@ -67,7 +67,15 @@ def main() -> None:
     agent = make_agent("fcfs", env)
     inproc = rate(env, agent.act, agent.reset, decisions, args.repeats)
 
-    with SandboxedAgent(SUBMISSION, "agent:make_agent", env.observation_space, env.action_space, ENV_ID, limits=Limits(), isolation=args.isolation) as sandboxed:
+    with SandboxedAgent(
+        SUBMISSION,
+        "agent:make_agent",
+        env.observation_space,
+        env.action_space,
+        ENV_ID,
+        limits=Limits(),
+        isolation=args.isolation,
+    ) as sandboxed:
         boxed = rate(env, sandboxed.act, sandboxed.reset, decisions, args.repeats)
         iso = sandboxed.isolation
 
@@ -75,7 +83,9 @@ def main() -> None:
     print(f"   isolation: {iso.kind} (uid {iso.uid}, network isolated: {iso.network_isolated})")
     print(f"   {'in process':<22}{inproc:>10.0f} decisions/s  ({1e6 / inproc:.0f} us/decision)")
     print(f"   {'SandboxedAgent':<22}{boxed:>10.0f} decisions/s  ({1e6 / boxed:.0f} us/decision)")
-    print(f"   ratio (sandboxed cost / in-process cost): {ratio:.2f}x  target <= {TARGET_RATIO:.0f}x: {'met' if ratio <= TARGET_RATIO else 'NOT met'}")
+    print(
+        f"   ratio (sandboxed cost / in-process cost): {ratio:.2f}x  target <= {TARGET_RATIO:.0f}x: {'met' if ratio <= TARGET_RATIO else 'NOT met'}"
+    )
 
 
 if __name__ == "__main__":

@@ -86,8 +86,16 @@ def main() -> None:
     for name, description in DESCRIPTIONS.items():
         action_mode = RANDOM_ACTION_MODE if name == "random" else "discrete"
         toml = _TOML.format(
-            name=name, authors=AUTHORS, links=LINKS, track="single-agent", obs_mode="flat", action_mode=action_mode,
-            info_mode="scheduler", budget=0, seeds="[]", description=json.dumps(description),
+            name=name,
+            authors=AUTHORS,
+            links=LINKS,
+            track="single-agent",
+            obs_mode="flat",
+            action_mode=action_mode,
+            info_mode="scheduler",
+            budget=0,
+            seeds="[]",
+            description=json.dumps(description),
         )
         _write(ROOT / name, toml, _HEURISTIC.format(name=name))
     for algo in LEARNERS:
@@ -100,15 +108,30 @@ def main() -> None:
         per_env = ", ".join(f"{t['env_id']} {t['steps']}" for t in trains)
         description = f"SB3 {algo} trained with eat-bench's hyper-parameters, one model per layout ({per_env} steps); fcfs where no model fits."
         toml = _TOML.format(
-            name=algo, authors=AUTHORS, links=LINKS, track="single-agent", obs_mode=trains[0]["obs_mode"],
-            action_mode=trains[0]["action_mode"], info_mode="scheduler", budget=budget,
-            seeds=sorted({int(t["seed"]) for t in trains}), description=json.dumps(description),
+            name=algo,
+            authors=AUTHORS,
+            links=LINKS,
+            track="single-agent",
+            obs_mode=trains[0]["obs_mode"],
+            action_mode=trains[0]["action_mode"],
+            info_mode="scheduler",
+            budget=budget,
+            seeds=sorted({int(t["seed"]) for t in trains}),
+            description=json.dumps(description),
         )
         _write(ROOT / algo, toml, _LEARNER.format(name=algo))
     for name, (policy, description) in MULTI.items():
         toml = _TOML.format(
-            name=name, authors=AUTHORS, links=LINKS, track="multi-agent", obs_mode="flat", action_mode="discrete",
-            info_mode="numeric", budget=0, seeds="[]", description=json.dumps(description),
+            name=name,
+            authors=AUTHORS,
+            links=LINKS,
+            track="multi-agent",
+            obs_mode="flat",
+            action_mode="discrete",
+            info_mode="numeric",
+            budget=0,
+            seeds="[]",
+            description=json.dumps(description),
         )
         _write(ROOT / name, toml, _MULTI.format(policy=policy))
     print(f"wrote the submissions under {ROOT}")

@@ -3,7 +3,7 @@
 # layout: EAT-Edge-v0, EAT-Edge-Large-v0, EAT-Paper-v0), training seed 0, on CPU with one
 # torch thread. Budgets are small because this machine has 2 CPU cores and no GPU; each
 # entry's submission.toml states its budget, and the board shows it.
-#   bash leaderboard/train_learners.sh            # about 45 minutes on 2 cores
+#   bash leaderboard/train_learners.sh            # about 40 minutes on a busy 2-core machine
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
@@ -21,6 +21,7 @@ train() {  # algo env steps [--hp ...]
 ENVS="EAT-Edge-v0 EAT-Edge-Large-v0 EAT-Paper-v0"
 for env in $ENVS; do train ppo "$env" 30000; done
 for env in $ENVS; do train maskable-ppo "$env" 30000; done
-for env in $ENVS; do train sac "$env" 10000; done
-for env in $ENVS; do train dsac "$env" 3000 --hp batch_size=128 --hp learning_starts=500; done
-for env in $ENVS; do train eat "$env" 3000 --hp batch_size=128 --hp learning_starts=500; done
+for env in $ENVS; do train dsac "$env" 2000 --hp batch_size=64 --hp learning_starts=500; done
+for env in $ENVS; do train eat "$env" 2000 --hp batch_size=64 --hp learning_starts=500; done
+train sac EAT-Edge-v0 10000
+for env in EAT-Edge-Large-v0 EAT-Paper-v0; do train sac "$env" 5000 --hp batch_size=256; done

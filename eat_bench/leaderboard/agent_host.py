@@ -77,15 +77,24 @@ class Host:
             return False
         factory = getattr(module, factory_name, None)
         if not callable(factory):
-            self.fail("import-error", f"module {module_name!r} has no callable {factory_name!r} (entry point {spec['entry_point']!r})")
+            self.fail(
+                "import-error",
+                f"module {module_name!r} has no callable {factory_name!r} (entry point {spec['entry_point']!r})",
+            )
             return False
         try:
             agent = factory(spec["observation_space"], spec["action_space"], spec["env_id"])
         except BaseException:  # noqa: BLE001
-            self.fail("factory-error", f"{spec['entry_point']}(observation_space, action_space, env_id) raised:\n{traceback.format_exc()}")
+            self.fail(
+                "factory-error",
+                f"{spec['entry_point']}(observation_space, action_space, env_id) raised:\n{traceback.format_exc()}",
+            )
             return False
         if not callable(getattr(agent, "act", None)):
-            self.fail("factory-error", f"{spec['entry_point']} returned a {type(agent).__name__} without an act(observation, info) method")
+            self.fail(
+                "factory-error",
+                f"{spec['entry_point']} returned a {type(agent).__name__} without an act(observation, info) method",
+            )
             return False
         self.agent = agent
         self.send(wire.READY, b"\x01" if callable(getattr(agent, "act_batch", None)) else b"\x00")
@@ -150,11 +159,21 @@ class Host:
                 return
             if msg_type == wire.CLOSE:
                 return
-            handler = {wire.INIT: lambda: self.init(payload), wire.RESET: lambda: self.reset(payload), wire.ACT: lambda: self.act(schema, payload), wire.ACT_BATCH: lambda: self.act_batch(schema, payload)}.get(msg_type)
-            if handler is None or (msg_type != wire.INIT and self.agent is None):
+            if msg_type != wire.INIT and self.agent is None:
+                self.fail("protocol", f"message type {msg_type} before INIT")
+                return
+            if msg_type == wire.INIT:
+                ok = self.init(payload)
+            elif msg_type == wire.RESET:
+                ok = self.reset(payload)
+            elif msg_type == wire.ACT:
+                ok = self.act(schema, payload)
+            elif msg_type == wire.ACT_BATCH:
+                ok = self.act_batch(schema, payload)
+            else:
                 self.fail("protocol", f"unexpected message type {msg_type}")
                 return
-            if not handler():
+            if not ok:
                 return
 
 

@@ -27,7 +27,6 @@ import json
 import math
 import os
 import re
-import tempfile
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -38,6 +37,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from eat_bench.leaderboard.files import write_atomic
 from eat_bench.leaderboard.score import Interval, iqm, normalise, probability_of_improvement, stratified_bootstrap
 
 __all__ = [
@@ -459,21 +459,6 @@ def score_entries(
 # ---------------------------------------------------------------------------- writing
 
 
-def _write_atomic(path: Path, data: bytes) -> Path:
-    """Write to a temporary file in the same folder, then rename over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def _admit(
     entries: Sequence[BoardEntry], refused: Sequence[tuple[str, str]], random_name: str, reference_name: str
 ) -> tuple[list[BoardEntry], list[tuple[str, str]]]:
@@ -863,14 +848,14 @@ def build_board(
     reading = _reading(random_name, reference_name, reps, seed)
     written: dict[str, Path] = {}
     markdown = _markdown(ranking, rows, refusals, header, scenarios, reading)
-    written[MARKDOWN] = _write_atomic(out / MARKDOWN, markdown.encode("utf-8"))
+    written[MARKDOWN] = write_atomic(out / MARKDOWN, markdown.encode("utf-8"))
     figure_names: list[str] = []
     if plotting is not None:
         for name, data in _render_figures(plotting, ranking, named, scenarios).items():
-            written[f"site/figures/{name}"] = _write_atomic(out / "site" / "figures" / name, data)
+            written[f"site/figures/{name}"] = write_atomic(out / "site" / "figures" / name, data)
             figure_names.append(name)
     page = _html(rows, refusals, header, scenarios, reading, figure_names)
-    written[PAGE] = _write_atomic(out / PAGE, page.encode("utf-8"))
+    written[PAGE] = write_atomic(out / PAGE, page.encode("utf-8"))
     return written
 
 

@@ -67,9 +67,13 @@ def _surge() -> ScenarioSpec:
         workload=WorkloadSpec(
             classes=classes,
             streams=(
-                StreamSpec(site=0, arrivals=BurstyArrivals(0.3, burst_factor=8.0, calm_s=90.0, burst_s=8.0), classes=(0, 1, 2)),
                 StreamSpec(
-                    site=1, arrivals=DiurnalArrivals(0.3, amplitude=0.9, period_s=400.0, peak_s=250.0), classes=(0, 1, 2)
+                    site=0, arrivals=BurstyArrivals(0.3, burst_factor=8.0, calm_s=90.0, burst_s=8.0), classes=(0, 1, 2)
+                ),
+                StreamSpec(
+                    site=1,
+                    arrivals=DiurnalArrivals(0.3, amplitude=0.9, period_s=400.0, peak_s=250.0),
+                    classes=(0, 1, 2),
                 ),
             ),
             num_tasks=250,

@@ -22,7 +22,6 @@ import hashlib
 import io
 import json
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -33,6 +32,7 @@ import numpy as np
 import eat_bench
 from eat_bench.baselines.evaluation import Episode, run_episode, run_multi_episode, spec_fingerprint, trace_checksum
 from eat_bench.leaderboard.evalset import EvalScenario, EvaluationSet, get_evaluation_set
+from eat_bench.leaderboard.files import write_atomic
 from eat_bench.leaderboard.submission import Submission, load_submission
 
 __all__ = [
@@ -61,20 +61,6 @@ class EvaluationError(RuntimeError):
 
 
 # ---------------------------------------------------------------------- helpers
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def submission_digest(folder: Path) -> str:
     """sha256 over the submission's files (relative paths and bytes, sorted), so that a
     result names the exact code and weights it came from."""
@@ -215,7 +201,12 @@ def _play(scenario: EvalScenario, env: Any, agent: Any, seed: int, out: Path, na
 
 
 def _play_lockstep(
-    scenario: EvalScenario, agent: Any, env_kwargs: dict[str, Any], out: Path, name: str, progress: Callable[[int], None]
+    scenario: EvalScenario,
+    agent: Any,
+    env_kwargs: dict[str, Any],
+    out: Path,
+    name: str,
+    progress: Callable[[int], None],
 ) -> list[dict[str, Any]]:
     """Every episode of a single-agent scenario at once, for an agent with ``act_batch``:
     one env per seed, one batched decision per step of all unfinished episodes. Each env
@@ -236,7 +227,9 @@ def _play_lockstep(
                 recorders[i].actions.append(np.asarray(action))
                 if episodes[i].step(action):
                     log = recorders[i].log(envs[i].action_space)
-                    entries[i] = _entry(scenario, envs[i], episodes[i].record(name), log, out, time.perf_counter() - started)
+                    entries[i] = _entry(
+                        scenario, envs[i], episodes[i].record(name), log, out, time.perf_counter() - started
+                    )
                     progress(1)
                 else:
                     unfinished.append(i)
@@ -296,8 +289,9 @@ def evaluate_submission(
     started = time.perf_counter()
     total = len(chosen.episodes())
     done = 0
-    if overwrite and (out / "logs").exists():
-        for old in (out / "logs").rglob("*.npz"):
+    if overwrite:  # the old results first, so that no results.json points at deleted logs
+        results_path.unlink(missing_ok=True)
+        for old in (out / "logs").rglob("*.npz") if (out / "logs").exists() else ():
             old.unlink()
     try:
         for scenario in chosen.scenarios:
@@ -312,13 +306,19 @@ def evaluate_submission(
                 }
                 observation_space, action_space = _spaces(scenario, env)
                 agent = SandboxedAgent(
-                    sub.path, sub.entry_point, observation_space, action_space, scenario.key,
-                    limits=limits, isolation=isolation,
+                    sub.path,
+                    sub.entry_point,
+                    observation_space,
+                    action_space,
+                    scenario.key,
+                    limits=limits,
+                    isolation=isolation,
                 )
                 try:
                     results["isolation"] = dataclasses.asdict(agent.isolation)
                     agent.start()
                     if agent.supports_batch and not scenario.multi_agent_kwargs:
+
                         def advance(n: int, key: str = scenario.key) -> None:
                             nonlocal done
                             done += n

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from eat_bench.leaderboard.board import collect_entries, build_board
+from eat_bench.leaderboard.board import build_board, collect_entries
 from eat_bench.leaderboard.verify import verify
 
 __all__ = ["publish_board", "TRACK_REFERENCES"]
@@ -50,8 +50,12 @@ def publish_board(
         names = {e.name for e in mine}
         track_refused = [(n, r) for n, r in refused if n not in names and _track_of(root, n) in (track, None)]
         paths = build_board(
-            mine, out / subfolder if subfolder else out, refused=track_refused,
-            random_name=random_name, reference_name=reference_name, reps=reps,
+            mine,
+            out / subfolder if subfolder else out,
+            refused=track_refused,
+            random_name=random_name,
+            reference_name=reference_name,
+            reps=reps,
         )
         written.extend(paths.values())
     return written, refused

@@ -120,7 +120,13 @@ KINDS = ("bwrap", "unshare", "none")
 
 def _needed_paths() -> list[Path]:
     """Folders the child must read: the interpreter's prefixes and import path, and eat_bench."""
-    paths = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix), _PACKAGE_ROOT, Path(sys.executable).resolve().parent}
+    paths = {
+        Path(sys.prefix),
+        Path(sys.base_prefix),
+        Path(sys.exec_prefix),
+        _PACKAGE_ROOT,
+        Path(sys.executable).resolve().parent,
+    }
     paths.update(Path(p) for p in sys.path if p and Path(p).is_dir())
     return sorted({p.resolve() for p in paths})
 
@@ -166,7 +172,24 @@ def _expose_args(extra: list[Path]) -> list[str]:
 
 def _bwrap_command(scratch: Path, drop: bool) -> list[str]:
     bwrap = shutil.which("bwrap") or "bwrap"
-    cmd = [bwrap, "--ro-bind", "/", "/", "--perms", "01777", "--tmpfs", "/tmp", "--dev", "/dev", "--perms", "01777", "--tmpfs", "/dev/shm", "--proc", "/proc"]
+    cmd = [
+        bwrap,
+        "--ro-bind",
+        "/",
+        "/",
+        "--perms",
+        "01777",
+        "--tmpfs",
+        "/tmp",
+        "--dev",
+        "/dev",
+        "--perms",
+        "01777",
+        "--tmpfs",
+        "/dev/shm",
+        "--proc",
+        "/proc",
+    ]
     cmd += _expose_args([scratch])
     cmd += ["--bind", str(scratch), str(scratch), "--chdir", str(scratch)]
     cmd += ["--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--die-with-parent", "--new-session"]
@@ -177,7 +200,17 @@ def _bwrap_command(scratch: Path, drop: bool) -> list[str]:
     return cmd
 
 
-_SETPRIV = ["--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups", "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all", "--"]
+_SETPRIV = [
+    "--reuid",
+    str(NOBODY),
+    "--regid",
+    str(NOBODY),
+    "--clear-groups",
+    "--no-new-privs",
+    "--inh-caps=-all",
+    "--bounding-set=-all",
+    "--",
+]
 
 
 def _unshare_command(drop: bool) -> list[str]:
@@ -211,8 +244,20 @@ def _probe(kind: str, drop: bool) -> tuple[bool, str, int]:
     try:
         if drop and os.geteuid() == 0:
             os.chown(scratch, NOBODY, NOBODY)
-        cmd = _wrapper(kind, scratch, drop) + [sys.executable, "-c", _PROBE.format(pkg=str(_PACKAGE_ROOT / "eat_bench"))]
-        proc = subprocess.run(cmd, cwd=scratch, capture_output=True, text=True, timeout=60, env=_child_env(scratch, 1, kind), preexec_fn=_drop_uid if kind == "none" and drop else None)
+        cmd = _wrapper(kind, scratch, drop) + [
+            sys.executable,
+            "-c",
+            _PROBE.format(pkg=str(_PACKAGE_ROOT / "eat_bench")),
+        ]
+        proc = subprocess.run(
+            cmd,
+            cwd=scratch,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=_child_env(scratch, 1, kind),
+            preexec_fn=_drop_uid if kind == "none" and drop else None,
+        )
         ok = proc.returncode == 0 and (scratch / "probe").exists()
         out = (proc.stdout + proc.stderr).strip()
         return ok, out[-300:], int(proc.stdout.split()[-1]) if ok and proc.stdout.split() else -1
@@ -222,7 +267,7 @@ def _probe(kind: str, drop: bool) -> tuple[bool, str, int]:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def detect_isolation(prefer: str = "auto") -> Isolation:
     """The isolation a sandboxed agent gets here. ``"auto"`` picks the strongest that works
     (bwrap, then unshare, then none); a kind name forces it (``ValueError`` if it does not
@@ -247,13 +292,23 @@ def detect_isolation(prefer: str = "auto") -> Isolation:
                 why = "; ".join(notes)
                 detail = {
                     "bwrap": "bubblewrap: read-only /, private /tmp /dev /proc, scratch bound read-write, new net/pid/ipc/uts namespaces, uid 65534",
-                    "unshare": "unshare --net --pid, " + ("setpriv to uid 65534" if drop else "uid not dropped (the interpreter is not readable by 65534): RLIMIT_NPROC does not bind") + "; the filesystem is the host's",
-                    "none": "plain subprocess: no network or filesystem isolation; " + ("uid dropped to 65534" if drop else f"running as uid {uid}") + "; limits by deadlines and process-tree polling",
+                    "unshare": "unshare --net --pid, "
+                    + (
+                        "setpriv to uid 65534"
+                        if drop
+                        else "uid not dropped (the interpreter is not readable by 65534): RLIMIT_NPROC does not bind"
+                    )
+                    + "; the filesystem is the host's",
+                    "none": "plain subprocess: no network or filesystem isolation; "
+                    + ("uid dropped to 65534" if drop else f"running as uid {uid}")
+                    + "; limits by deadlines and process-tree polling",
                 }[kind]
                 if kind != "none" and interfaces > 1:
                     notes.append(f"{kind}: saw {interfaces} network interfaces")
                     break
-                return Isolation(kind, kind != "none", uid, kind == "bwrap", detail + (f" (skipped: {why})" if why else ""))
+                return Isolation(
+                    kind, kind != "none", uid, kind == "bwrap", detail + (f" (skipped: {why})" if why else "")
+                )
             notes.append(f"{kind}{'' if drop else ' (no uid drop)'}: {out or 'probe failed'}")
         if prefer != "auto":
             raise ValueError(f"isolation {kind!r} does not work here: {'; '.join(notes)}")
@@ -387,7 +442,11 @@ class SandboxedAgent:
         if drop and os.geteuid() == 0:
             for path in [self.scratch, *self.scratch.rglob("*")]:
                 os.lchown(path, NOBODY, NOBODY)
-        cmd = _wrapper(self.isolation.kind, self.scratch, drop) + [sys.executable, "-m", "eat_bench.leaderboard.agent_host"]
+        cmd = _wrapper(self.isolation.kind, self.scratch, drop) + [
+            sys.executable,
+            "-m",
+            "eat_bench.leaderboard.agent_host",
+        ]
         req_r, req_w = os.pipe()
         resp_r, resp_w = os.pipe()
         for fd in (req_w, resp_r):
@@ -433,10 +492,22 @@ class SandboxedAgent:
             thread = threading.Thread(target=target, daemon=True, name=f"sandbox-{target.__name__}")
             thread.start()
             self._threads.append(thread)
-        spec = {"entry_point": self.entry_point, "observation_space": self.observation_space, "action_space": self.action_space, "env_id": self.env_id}
+        spec = {
+            "entry_point": self.entry_point,
+            "observation_space": self.observation_space,
+            "action_space": self.action_space,
+            "env_id": self.env_id,
+        }
         payload = pickle.dumps(spec, protocol=pickle.HIGHEST_PROTOCOL)
         deadline = self._born + min(limits.startup_s, limits.total_s)
-        _, ready = self._call(wire.INIT, [wire.HEADER.pack(wire.MAGIC, wire.INIT, 0, 0, len(payload)), payload], deadline, "startup-timeout", wire.READY, "startup")
+        _, ready = self._call(
+            wire.INIT,
+            [wire.HEADER.pack(wire.MAGIC, wire.INIT, 0, 0, len(payload)), payload],
+            deadline,
+            "startup-timeout",
+            wire.READY,
+            "startup",
+        )
         self.supports_batch = bytes(ready[:1]) == b"\x01"
 
     def reset(self, seed: int | None) -> None:
@@ -446,7 +517,14 @@ class SandboxedAgent:
         self._episode_start = now
         payload = struct.pack("<?q", seed is not None, 0 if seed is None else int(seed))
         deadline, reason = self._deadline(now)
-        self._call(wire.RESET, [wire.HEADER.pack(wire.MAGIC, wire.RESET, 0, 0, len(payload)), payload], deadline, reason, wire.DONE, "reset")
+        self._call(
+            wire.RESET,
+            [wire.HEADER.pack(wire.MAGIC, wire.RESET, 0, 0, len(payload)), payload],
+            deadline,
+            reason,
+            wire.DONE,
+            "reset",
+        )
 
     def act(self, observation: Any, info: Mapping[str, Any] | None) -> Any:
         """The agent's action for ``observation``/``info``, validated against the action space."""
@@ -545,7 +623,9 @@ class SandboxedAgent:
             self._fail(reason, f"the {reason.split('-')[0]} limit had already passed before the call")
         return deadline, reason
 
-    def _call(self, msg_type: int, parts: list[Any], deadline: float, timeout_reason: str, expect: int, what: str) -> tuple[bytes | None, bytearray]:
+    def _call(
+        self, msg_type: int, parts: list[Any], deadline: float, timeout_reason: str, expect: int, what: str
+    ) -> tuple[bytes | None, bytearray]:
         """Send one request and wait for its reply until ``deadline``."""
         limit_s = deadline - time.monotonic()
         try:
@@ -581,7 +661,9 @@ class SandboxedAgent:
         if code is not None and code > 128 and self.isolation.kind != "none":
             code = 128 - code  # the wrapper reports a signal as 128 + its number
         if code is not None and code < 0:
-            how = f"was killed by signal {signal.Signals(-code).name}" + (" (out of memory?)" if -code == signal.SIGKILL else "")
+            how = f"was killed by signal {signal.Signals(-code).name}" + (
+                " (out of memory?)" if -code == signal.SIGKILL else ""
+            )
         else:
             how = f"exited with status {code}"
         self._fail("crash", f"the agent process {how} during {what}")
@@ -663,9 +745,15 @@ class SandboxedAgent:
             self.peak_processes = max(self.peak_processes, tasks - allowance)
             reason = None
             if rss > lim.memory_bytes:
-                reason = ("memory", f"the agent's processes used {rss / 2**20:.0f} MiB resident, over the {lim.memory_bytes / 2**20:.0f} MiB limit")
+                reason = (
+                    "memory",
+                    f"the agent's processes used {rss / 2**20:.0f} MiB resident, over the {lim.memory_bytes / 2**20:.0f} MiB limit",
+                )
             elif tasks - allowance >= lim.max_processes:
-                reason = ("processes", f"the agent reached {tasks - allowance} processes/threads, the limit is {lim.max_processes}")
+                reason = (
+                    "processes",
+                    f"the agent reached {tasks - allowance} processes/threads, the limit is {lim.max_processes}",
+                )
             elif time.monotonic() - self._born > lim.total_s:
                 reason = ("total-timeout", f"the agent process outlived the {lim.total_s:.0f} s total limit")
             if reason is not None:

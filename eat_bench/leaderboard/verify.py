@@ -55,7 +55,9 @@ def read_results(results_dir: str | Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ResultsError(f"{path}: not readable JSON ({err})") from None
     if not isinstance(data, dict) or data.get("schema") != RESULTS_SCHEMA:
-        raise ResultsError(f"{path}: schema {data.get('schema') if isinstance(data, dict) else None!r}, expected {RESULTS_SCHEMA!r}")
+        raise ResultsError(
+            f"{path}: schema {data.get('schema') if isinstance(data, dict) else None!r}, expected {RESULTS_SCHEMA!r}"
+        )
     return data
 
 
@@ -176,26 +178,47 @@ def verify(results_dir: str | Path) -> VerifyReport:
         problems.append(
             f"package version {results.get('package_version')!r} of the results is not this one ({eat_bench.__version__})"
         )
-    submission = results.get("submission") or {}
-    track = submission.get("track")
+    submission = results.get("submission")
+    track = submission.get("track") if isinstance(submission, dict) else None
     try:
         current = get_evaluation_set(track)
     except ValueError as err:
         return VerifyReport(root, (*problems, f"results.json: {err}"), 0, official)
-    recorded_set = results.get("evaluation_set") or {}
+    recorded_set = results.get("evaluation_set")
+    recorded_set = recorded_set if isinstance(recorded_set, dict) else {}
     if recorded_set.get("version") != current.version or recorded_set.get("track") != current.track:
         problems.append(
             f"evaluation set {recorded_set.get('track')} {recorded_set.get('version')} is not the current "
             f"{current.track} {current.version}"
         )
-    if results.get("failure"):
-        failure = results["failure"]
-        problems.append(f"the evaluation failed ({failure.get('reason')}: {failure.get('detail', '')[:200]})")
+    failure = results.get("failure")
+    if failure:
+        if isinstance(failure, dict):
+            problems.append(
+                f"the evaluation failed ({failure.get('reason')}: {str(failure.get('detail') or '')[:200]})"
+            )
+        else:
+            problems.append(f"the evaluation failed ({str(failure)[:200]})")
     if not results.get("complete"):
         problems.append("the evaluation is partial (complete: false)")
     chosen = current if official else current.quick()
     expected = Counter(chosen.episodes())
-    episodes = [e for e in results.get("episodes", []) if isinstance(e, dict)]
+    raw = results.get("episodes")
+    if not isinstance(raw, list):
+        problems.append(f"results.json: 'episodes' is not a list ({type(raw).__name__})")
+        raw = []
+    episodes = []
+    for index, e in enumerate(raw):
+        seed = e.get("seed") if isinstance(e, dict) else None
+        if (
+            isinstance(e, dict)
+            and isinstance(e.get("scenario"), str)
+            and isinstance(seed, int)
+            and not isinstance(seed, bool)
+        ):
+            episodes.append(e)
+        else:
+            problems.append(f"episode entry {index}: not an object with a scenario name and an integer seed")
     found = Counter((e.get("scenario"), e.get("seed")) for e in episodes)
     for key, seed in sorted(set(expected) - set(found), key=str):
         problems.append(f"{key} seed {seed}: episode missing")
@@ -205,15 +228,30 @@ def verify(results_dir: str | Path) -> VerifyReport:
         elif count > 1:
             problems.append(f"{key} seed {seed}: episode appears {count} times")
     checked = 0
-    recorded_scenarios = results.get("scenarios") or {}
+    recorded_scenarios = results.get("scenarios")
+    recorded_scenarios = recorded_scenarios if isinstance(recorded_scenarios, dict) else {}
     for scenario in chosen.scenarios:
-        mine = [e for e in episodes if e.get("scenario") == scenario.key and found[(scenario.key, e.get("seed"))] == 1]
+        mine = [
+            e
+            for e in episodes
+            if e["scenario"] == scenario.key
+            and (scenario.key, e["seed"]) in expected
+            and found[(scenario.key, e["seed"])] == 1
+        ]
         if not mine:
             continue
-        info = recorded_scenarios.get(scenario.key) or {}
-        env_kwargs = dict(info.get("env_kwargs") or {})
-        for key in scenario.multi_agent_kwargs:
-            env_kwargs.pop(key, None)
+        info = recorded_scenarios.get(scenario.key)
+        info = info if isinstance(info, dict) else {}
+        # the env of an evaluation is the frozen scenario in the submission's modes, nothing else
+        # (any other keyword, e.g. num_tasks, would change the scenario along with its fingerprint)
+        modes = ("obs_mode",) if scenario.multi_agent_kwargs else ("obs_mode", "action_mode", "info_mode")
+        env_kwargs = {mode: submission.get(mode) if isinstance(submission, dict) else None for mode in modes}
+        if info.get("env_kwargs") != {**scenario.multi_agent_kwargs, **env_kwargs}:
+            problems.append(
+                f"{scenario.key}: env_kwargs {info.get('env_kwargs')!r} in the results are not the evaluation set's "
+                f"scenario in the submission's modes ({ {**scenario.multi_agent_kwargs, **env_kwargs}!r})"
+            )
+            continue
         try:
             env = scenario.make_env(env_kwargs)
         except Exception as err:

@@ -92,7 +92,15 @@ def flatten(tree: Any, allow_pickle: bool = False) -> list[tuple[tuple, str, str
                 arr = np.ascontiguousarray(arr)
             if arr.dtype.kind in NUMERIC_KINDS or arr.dtype.kind in "SU":
                 kind = "a" if isinstance(node, np.ndarray) else "s"
-                out.append((path, kind, arr.dtype.str, arr.shape, arr.data.cast("B") if arr.ndim and arr.size else arr.tobytes()))
+                out.append(
+                    (
+                        path,
+                        kind,
+                        arr.dtype.str,
+                        arr.shape,
+                        arr.data.cast("B") if arr.ndim and arr.size else arr.tobytes(),
+                    )
+                )
                 return
         else:
             py = _PY_KINDS.get(type(node))
@@ -111,7 +119,9 @@ def flatten(tree: Any, allow_pickle: bool = False) -> list[tuple[tuple, str, str
                 out.append((path, "n", "", (), b""))
                 return
         if not allow_pickle:
-            raise WireError(f"cannot send a {type(node).__name__} at {list(path)}: only dicts, numpy arrays/scalars, bool, int, float, str and None")
+            raise WireError(
+                f"cannot send a {type(node).__name__} at {list(path)}: only dicts, numpy arrays/scalars, bool, int, float, str and None"
+            )
         data = pickle.dumps(node, protocol=pickle.HIGHEST_PROTOCOL)
         out.append((path, "p", "", (len(data),), data))
 
@@ -206,7 +216,9 @@ class Decoder:
         for leaf in self._leaves:
             kind = leaf.kind
             if kind == "a":
-                value: Any = np.frombuffer(payload, dtype=leaf.dtype, count=int(np.prod(leaf.shape, dtype=np.int64)), offset=leaf.offset).reshape(leaf.shape)
+                value: Any = np.frombuffer(
+                    payload, dtype=leaf.dtype, count=int(np.prod(leaf.shape, dtype=np.int64)), offset=leaf.offset
+                ).reshape(leaf.shape)
             elif kind == "s":
                 value = np.frombuffer(payload, dtype=leaf.dtype, count=1, offset=leaf.offset)[0]
             elif kind in _SCALAR_STRUCT:
@@ -277,7 +289,9 @@ def read_exact(fd: int, n: int, deadline: float | None = None) -> bytearray:
     return buf
 
 
-def read_frame(fd: int, deadline: float | None = None, max_payload: int = 1 << 30) -> tuple[int, bytes | None, bytearray]:
+def read_frame(
+    fd: int, deadline: float | None = None, max_payload: int = 1 << 30
+) -> tuple[int, bytes | None, bytearray]:
     """One message: (type, schema bytes or None, payload)."""
     if deadline is not None:
         _wait(fd, deadline)  # the common case: sleep in select until the reply starts

@@ -80,6 +80,7 @@ def write_results(
                         "mean_response_s": float(times.mean()),
                         "p95_response_s": float(np.percentile(times, 95)),
                         "mean_quality": quality,
+                        "mean_quality_normalized": quality,
                         "slo_attainment": 0.9,
                         "cold_starts": 3,
                         "num_tasks": 30,

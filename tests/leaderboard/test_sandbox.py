@@ -44,8 +44,18 @@ def kind_or_skip(kind: str):
         pytest.skip(f"isolation {kind!r} is unavailable here: {err}")
 
 
-def agent(name: str, group: str = "hostile", limits: Limits = FAST, isolation: str = "auto", folder: Path | None = None, **kw) -> SandboxedAgent:
-    return SandboxedAgent(folder or FIXTURES / group / name, ENTRY, kw.get("obs_space", OBS), kw.get("act_space", ACT), "EAT-Edge-v0", limits=limits, isolation=isolation)
+def agent(
+    name: str, group: str = "hostile", limits: Limits = FAST, isolation: str = "auto", folder: Path | None = None, **kw
+) -> SandboxedAgent:
+    return SandboxedAgent(
+        folder or FIXTURES / group / name,
+        ENTRY,
+        kw.get("obs_space", OBS),
+        kw.get("act_space", ACT),
+        "EAT-Edge-v0",
+        limits=limits,
+        isolation=isolation,
+    )
 
 
 def obs(value: float = 0.5) -> np.ndarray:
@@ -270,11 +280,20 @@ def test_writes_outside_the_scratch_folder_are_blocked():
 
 @pytest.mark.parametrize(
     "name, reason",
-    [("infinite_loop", "decision-timeout"), ("crash_in_act", "crash"), ("wrong_type_nan", "malformed-action"), ("memory_bomb", "memory")],
+    [
+        ("infinite_loop", "decision-timeout"),
+        ("crash_in_act", "crash"),
+        ("wrong_type_nan", "malformed-action"),
+        ("memory_bomb", "memory"),
+    ],
 )
 def test_none_fallback_still_guards_limits(name, reason):
     assert detect_isolation("none").kind == "none"
-    failure = run_hostile(name, limits=Limits(startup_s=60.0, decision_s=0.5 if reason != "memory" else 20.0, memory_bytes=512 << 20), isolation="none")
+    failure = run_hostile(
+        name,
+        limits=Limits(startup_s=60.0, decision_s=0.5 if reason != "memory" else 20.0, memory_bytes=512 << 20),
+        isolation="none",
+    )
     assert failure.reason == reason
 
 
@@ -288,7 +307,13 @@ def test_a_good_agent_after_the_hostile_ones_is_unaffected():
 def test_validate_action():
     assert validate_action(spaces.Discrete(5), 3.0) == 3
     assert validate_action(spaces.Discrete(5), np.array([4])) == 4
-    for bad, match in ((True, "expected an int"), (2.5, "expected integers"), (7, "out of range"), (float("nan"), "NaN"), ("1", "got str")):
+    for bad, match in (
+        (True, "expected an int"),
+        (2.5, "expected integers"),
+        (7, "out of range"),
+        (float("nan"), "NaN"),
+        ("1", "got str"),
+    ):
         with pytest.raises(ValueError, match=match):
             validate_action(spaces.Discrete(5), bad)
     box = spaces.Box(-1.0, 1.0, (2, 2), np.float32)

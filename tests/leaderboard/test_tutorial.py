@@ -10,7 +10,7 @@ import pytest
 
 from eat_bench.cli import main
 from eat_bench.leaderboard import evalset
-from eat_bench.leaderboard.evalset import EvalScenario, EvaluationSet, HELD_OUT_SURGE
+from eat_bench.leaderboard.evalset import HELD_OUT_SURGE, EvalScenario, EvaluationSet
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -54,7 +54,18 @@ def test_the_tutorial_commands_run(tmp_path, monkeypatch, capsys):
             # The committed reference results belong to the real set: evaluate the two
             # reference submissions on the tutorial's set instead.
             for name in ("random", "greedy"):
-                assert main(["evaluate", str(REPO / "leaderboard" / "submissions" / name), "--out", f"results/{name}", "--quiet"]) == 0
+                assert (
+                    main(
+                        [
+                            "evaluate",
+                            str(REPO / "leaderboard" / "submissions" / name),
+                            "--out",
+                            f"results/{name}",
+                            "--quiet",
+                        ]
+                    )
+                    == 0
+                )
             continue
         assert main(words[1:]) == 0, words
     printed = capsys.readouterr().out

@@ -9,9 +9,8 @@ SET=(--set num_servers=4 --set "degrees=[1,2,4]" --set arrival_rate=0.05)
 for algo in sac dsac eat; do
   out=runs/paper-table-train/$algo
   [ -f "$out/model.zip" ] && continue
-  extra=()
-  [ "$algo" != sac ] && extra=(--hp batch_size=128 --hp learning_starts=500)
-  steps=3000; [ "$algo" = sac ] && steps=10000
+  extra=(--hp batch_size=64 --hp learning_starts=500); steps=2000
+  [ "$algo" = sac ] && { extra=(--hp batch_size=256); steps=5000; }
   eat-bench train --algo "$algo" --env EAT-Paper-v0 --steps "$steps" --seed 0 --out "$out" "${SET[@]}" \
       --no-progress --no-tensorboard --eval-every 0 "${extra[@]}"
 done
