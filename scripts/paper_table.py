@@ -82,17 +82,20 @@ def run_cell(agent_name: str, path: str | None, rate: float, seeds: list[int], f
             metrics = env.unwrapped.episode_metrics().as_dict()
             rows.append(dict(seed=seed, **{k: metrics[k] for k in ("mean_response_s", "mean_quality")}, ret=total))
             continue
-        rows.append(
-            dict(
-                seed=seed,
-                mean_response_s=record.metrics["mean_response_s"],
-                mean_quality=record.metrics["mean_quality"],
-                ret=record.episode_return,
-                truncated=record.truncated,
-            )
-        )
+        rows.append(_row(record))
     env.close()
     return rows
+
+
+def _row(record) -> dict:
+    """What the table keeps of an episode record."""
+    return dict(
+        seed=record.seed,
+        mean_response_s=record.metrics["mean_response_s"],
+        mean_quality=record.metrics["mean_quality"],
+        ret=record.episode_return,
+        truncated=record.truncated,
+    )
 
 
 def run_cell_lockstep(agent, agent_name: str, rate: float, kwargs: dict, seeds: list[int]) -> list[dict]:
@@ -104,18 +107,8 @@ def run_cell_lockstep(agent, agent_name: str, rate: float, kwargs: dict, seeds: 
     while active:
         actions = agent.act_batch([episodes[i].observation for i in active], [episodes[i].info for i in active])
         active = [i for i, action in zip(active, actions) if not episodes[i].step(action)]
-    rows = []
-    for episode, env in zip(episodes, envs):
-        record = episode.record(agent_name)
-        rows.append(
-            dict(
-                seed=episode.seed,
-                mean_response_s=record.metrics["mean_response_s"],
-                mean_quality=record.metrics["mean_quality"],
-                ret=record.episode_return,
-                truncated=record.truncated,
-            )
-        )
+    rows = [_row(episode.record(agent_name)) for episode in episodes]
+    for env in envs:
         env.close()
     return rows
 

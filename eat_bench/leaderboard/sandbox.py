@@ -534,17 +534,20 @@ class SandboxedAgent:
             parts = self._encoder.encode(wire.ACT, {"o": observation, "i": {} if info is None else info})
         except wire.WireError as err:
             raise ValueError(f"cannot send this observation/info to the agent: {err}") from None
-        schema, payload = self._call(wire.ACT, parts, deadline, reason, wire.ACTION, "act")
-        try:
-            if schema is not None:
-                self._decoder.set_schema(schema)
-            action = self._decoder.decode(payload)
-        except wire.WireError as err:
-            self._fail("protocol", f"undecodable action message: {err}")
+        action = self._receive(*self._call(wire.ACT, parts, deadline, reason, wire.ACTION, "act"))
         try:
             return validate_action(self.action_space, action)
         except ValueError as err:
             self._fail("malformed-action", str(err))
+
+    def _receive(self, schema: bytes | None, payload: bytearray) -> Any:
+        """Decode an ACTION message (a bad one fails the agent with "protocol")."""
+        try:
+            if schema is not None:
+                self._decoder.set_schema(schema)
+            return self._decoder.decode(payload)
+        except wire.WireError as err:
+            self._fail("protocol", f"undecodable action message: {err}")
 
     def act_batch(self, observations: list[Any], infos: list[Mapping[str, Any]]) -> list[Any]:
         """The agent's ``act_batch`` over several episodes at once (one round trip), each
@@ -558,13 +561,7 @@ class SandboxedAgent:
             parts = self._encoder.encode(wire.ACT_BATCH, tree)
         except wire.WireError as err:
             raise ValueError(f"cannot send these observations/infos to the agent: {err}") from None
-        schema, payload = self._call(wire.ACT_BATCH, parts, deadline, reason, wire.ACTION, "act_batch")
-        try:
-            if schema is not None:
-                self._decoder.set_schema(schema)
-            actions = self._decoder.decode(payload)
-        except wire.WireError as err:
-            self._fail("protocol", f"undecodable action message: {err}")
+        actions = self._receive(*self._call(wire.ACT_BATCH, parts, deadline, reason, wire.ACTION, "act_batch"))
         if not isinstance(actions, Mapping) or sorted(actions) != list(range(len(observations))):
             self._fail("malformed-action", f"act_batch must return one action per observation ({len(observations)})")
         try:

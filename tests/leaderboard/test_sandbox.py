@@ -325,3 +325,40 @@ def test_validate_action():
         validate_action({"a": spaces.Discrete(2), "b": spaces.Discrete(2)}, {"a": 1, "c": 0})
     with pytest.raises(ValueError, match="\\[b\\] action 5 out of range"):
         validate_action({"a": spaces.Discrete(2), "b": spaces.Discrete(2)}, {"a": 1, "b": 5})
+
+
+BATCH_AGENT = '''
+import numpy as np
+
+
+class Echo:
+    def act(self, observation, info):
+        return np.full(13, float(observation[0]), np.float32)
+
+    def act_batch(self, observations, infos):
+        actions = [self.act(o, i) for o, i in zip(observations, infos)]
+        return actions[:-1] if infos[0].get("drop_one") else actions
+
+
+def make_agent(observation_space, action_space, env_id):
+    return Echo()
+'''
+
+
+def test_act_batch_round_trip_and_a_wrong_count(tmp_path):
+    """ACT_BATCH: one round trip answers every observation in order, each validated; a
+    batch answered with too few actions fails the agent as a malformed action."""
+    (tmp_path / "agent.py").write_text(BATCH_AGENT)
+    with agent("", folder=tmp_path) as sandboxed:
+        assert sandboxed.supports_batch
+        sandboxed.reset(0)
+        actions = sandboxed.act_batch([obs(0.1), obs(0.2), obs(0.3)], [{}, {}, {}])
+        assert [float(a[0]) for a in actions] == pytest.approx([0.1, 0.2, 0.3])
+        assert all(a.dtype == np.float32 and a.shape == (13,) for a in actions)
+        with pytest.raises(AgentFailure) as failure:
+            sandboxed.act_batch([obs(0.1), obs(0.2)], [{"drop_one": True}, {}])
+        assert failure.value.reason == "malformed-action" and "1 actions for 2 observations" in failure.value.detail
+    with agent("tiny", "good") as plain:
+        assert not plain.supports_batch
+        with pytest.raises(RuntimeError, match="no act_batch"):
+            plain.act_batch([obs()], [{}])
