@@ -109,7 +109,7 @@ def cmd_board(args: argparse.Namespace) -> int:
     from eat_bench.leaderboard.publish import publish_board
 
     try:
-        written, refused = publish_board(args.results, args.out, reps=args.reps)
+        written, refused = publish_board(args.results, args.out, reps=args.reps, workers=args.workers)
     except ValueError as err:
         print(f"eat-bench board: {err}", file=sys.stderr)
         return 2
@@ -151,4 +151,5 @@ def add_commands(commands: Any) -> None:
     bo.add_argument("--results", required=True, help="folder of results folders (one per submission)")
     bo.add_argument("--out", required=True, help="where LEADERBOARD.md and site/ go")
     bo.add_argument("--reps", type=int, default=2000, help="bootstrap resamples (default 2000)")
+    bo.add_argument("--workers", type=int, default=1, help="processes replaying results in parallel (default 1)")
     bo.set_defaults(func=cmd_board)

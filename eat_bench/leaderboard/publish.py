@@ -33,15 +33,23 @@ def _verified(folder: Path) -> str | None:
 
 
 def publish_board(
-    results_root: str | os.PathLike[str], out: str | os.PathLike[str], reps: int = 2000
+    results_root: str | os.PathLike[str], out: str | os.PathLike[str], reps: int = 2000, workers: int = 1
 ) -> tuple[list[Path], list[tuple[str, str]]]:
     """Write the board of every track that has entries; returns (written files, refused
-    (name, reason) pairs). ``ValueError`` when there is nothing to publish."""
+    (name, reason) pairs). ``ValueError`` when there is nothing to publish. ``workers``
+    processes replay the results in parallel (replay is the board's main cost)."""
     root, out = Path(results_root), Path(out)
     folders = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
     if not folders:
         raise ValueError(f"{root}: no results folders (each submission's `eat-bench evaluate --out`)")
-    entries, refused = collect_entries(folders, verify=_verified)
+    if workers > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(workers) as pool:
+            verdicts = dict(zip(folders, pool.map(_verified, folders)))
+    else:
+        verdicts = {folder: _verified(folder) for folder in folders}
+    entries, refused = collect_entries(folders, verify=verdicts.__getitem__)
     written: list[Path] = []
     for track, (random_name, reference_name, subfolder) in TRACK_REFERENCES.items():
         mine = [e for e in entries if e.submission["track"] == track]

@@ -75,4 +75,7 @@ def test_the_tutorial_commands_run(tmp_path, monkeypatch, capsys):
     assert sorted(name for _, name in ranked[:3]) == ["greedy", "my-algo", "random"]  # the ranking table
     assert "tutorial" in board  # the evaluation set's version
     assert (tmp_path / "board" / "site" / "index.html").is_file()
+    # replaying in two processes publishes the same board, byte for byte
+    assert main(["board", "--results", "results", "--out", "board2", "--workers", "2"]) == 0
+    assert (tmp_path / "board2" / "LEADERBOARD.md").read_bytes() == (tmp_path / "board" / "LEADERBOARD.md").read_bytes()
     assert not (tmp_path / "scratch" / "my-algo" / "results.json").read_text().count('"official": true')
