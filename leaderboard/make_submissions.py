@@ -1,6 +1,6 @@
 """Writes the submission folders of every shipped baseline under leaderboard/submissions/.
 
-    python leaderboard/make_submissions.py        # then: bash leaderboard/evaluate_all.sh
+    python leaderboard/make_submissions.py [--force]   # then: bash leaderboard/evaluate_all.sh
 
 Heuristics act from the scheduler view only (``info_mode = "scheduler"``); learners load
 the models that ``leaderboard/train_learners.sh`` trained (one per public scenario
@@ -11,6 +11,7 @@ layout) and fall back to ``fcfs`` on a held-out layout no model fits (EAT-Edge-S
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent / "submissions"
@@ -74,7 +75,14 @@ def make_agent(observation_space, action_space, env_id):
 '''
 
 
+FORCE = "--force" in sys.argv[1:]
+"""Rewrite existing submissions too. Without it an existing submission.toml is kept: a
+result names the sha256 of its submission's files, which a rewrite would make stale."""
+
+
 def _write(folder: Path, toml: str, agent: str) -> None:
+    if (folder / "submission.toml").exists() and not FORCE:
+        return
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "submission.toml").write_text(toml)
     (folder / "agent.py").write_text(agent)
@@ -106,7 +114,12 @@ def main() -> None:
             continue
         budget = sum(int(t["steps"]) for t in trains)
         per_env = ", ".join(f"{t['env_id']} {t['steps']}" for t in trains)
-        description = f"SB3 {algo} trained with eat-bench's hyper-parameters, one model per layout ({per_env} steps); fcfs where no model fits."
+        batches = sorted({t["hyperparams"]["batch_size"] for t in trains if isinstance(t.get("hyperparams"), dict) and "batch_size" in t["hyperparams"]})
+        batch = f", batch size {'/'.join(map(str, batches))}" if batches else ""
+        description = (
+            f"SB3 {algo} with eat-bench's hyper-parameters{batch}, one model per layout ({per_env} steps); "
+            "fcfs where no model fits."
+        )
         toml = _TOML.format(
             name=algo,
             authors=AUTHORS,

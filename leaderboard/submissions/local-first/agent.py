@@ -1,0 +1,7 @@
+"""eat-bench's `local-first` multi-agent baseline as a leaderboard submission."""
+
+from eat_bench.leaderboard.entries import multi_agent
+
+
+def make_agent(observation_space, action_space, env_id):
+    return multi_agent("local-first", observation_space, action_space, env_id)

@@ -1,0 +1,7 @@
+"""eat-bench's `paper-greedy` heuristic as a leaderboard submission (acts from the scheduler view)."""
+
+from eat_bench.leaderboard.entries import heuristic_agent
+
+
+def make_agent(observation_space, action_space, env_id):
+    return heuristic_agent("paper-greedy", observation_space, action_space, env_id)
