@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 from eat_bench.leaderboard.board import build_board, collect_entries
+from eat_bench.leaderboard.evalset import EVALUATION_SETS, EvaluationSet
 from eat_bench.leaderboard.verify import verify
 
 __all__ = ["publish_board", "TRACK_REFERENCES"]
@@ -24,8 +25,8 @@ TRACK_REFERENCES: dict[str, tuple[str, str, str]] = {
 """Per track: the submission scored 0, the one scored 1, and the board's subfolder."""
 
 
-def _verified(folder: Path) -> str | None:
-    report = verify(folder)
+def _verified(folder: Path, evaluation_sets: dict[str, EvaluationSet] | None = None) -> str | None:
+    report = verify(folder, evaluation_sets)
     if report.ok:
         return None
     more = f" (and {len(report.problems) - 1} more)" if len(report.problems) > 1 else ""
@@ -45,8 +46,9 @@ def publish_board(
     if workers > 1:
         from concurrent.futures import ProcessPoolExecutor
 
+        sets = dict(EVALUATION_SETS)  # this process's sets, whatever the workers would import
         with ProcessPoolExecutor(workers) as pool:
-            verdicts = dict(zip(folders, pool.map(_verified, folders)))
+            verdicts = dict(zip(folders, pool.map(_verified, folders, [sets] * len(folders))))
     else:
         verdicts = {folder: _verified(folder) for folder in folders}
     entries, refused = collect_entries(folders, verify=verdicts.__getitem__)
@@ -66,6 +68,9 @@ def publish_board(
             reps=reps,
         )
         written.extend(paths.values())
+    if not written:
+        reasons = "; ".join(f"{name}: {reason}" for name, reason in refused) or "no entries"
+        raise ValueError(f"{root}: nothing to publish, every result was refused ({reasons})")
     return written, refused
 
 

@@ -13,6 +13,7 @@ import hashlib
 import json
 import math
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ import numpy as np
 
 import eat_bench
 from eat_bench.baselines.evaluation import run_episode, run_multi_episode
-from eat_bench.leaderboard.evalset import EvalScenario, get_evaluation_set
+from eat_bench.leaderboard.evalset import EvalScenario, EvaluationSet, get_evaluation_set
 from eat_bench.leaderboard.evaluate import RESULTS_FILE, RESULTS_SCHEMA, response_times, scenario_identity
 
 __all__ = ["VerifyReport", "verify", "read_results", "ResultsError"]
@@ -165,8 +166,10 @@ def _replay(scenario: EvalScenario, env: Any, episode: dict[str, Any], root: Pat
     return problems
 
 
-def verify(results_dir: str | Path) -> VerifyReport:
-    """Check a results folder of ``eat-bench evaluate`` (see the module docstring)."""
+def verify(results_dir: str | Path, evaluation_sets: Mapping[str, EvaluationSet] | None = None) -> VerifyReport:
+    """Check a results folder of ``eat-bench evaluate`` (see the module docstring)
+    against the current evaluation sets (or ``evaluation_sets``, by track: the board
+    passes its own to the processes that replay for it)."""
     root = Path(results_dir)
     try:
         results = read_results(root)
@@ -181,7 +184,10 @@ def verify(results_dir: str | Path) -> VerifyReport:
     submission = results.get("submission")
     track = submission.get("track") if isinstance(submission, dict) else None
     try:
-        current = get_evaluation_set(track)
+        if evaluation_sets is not None and track in evaluation_sets:
+            current = evaluation_sets[track]
+        else:
+            current = get_evaluation_set(track)
     except ValueError as err:
         return VerifyReport(root, (*problems, f"results.json: {err}"), 0, official)
     recorded_set = results.get("evaluation_set")

@@ -109,3 +109,18 @@ def test_parser_knows_every_command():
     assert board.func is leaderboard_cli.cmd_board and board.reps == 2000
     with pytest.raises(SystemExit):
         parser.parse_args(["evaluate", "sub", "--isolation", "docker", "--out", "o"])
+
+
+def test_board_with_only_refused_results_exits_2_naming_them(quick_results, tmp_path, capsys):
+    """A results folder whose only result is a --quick run publishes nothing: exit 2, the
+    refusal and its reason in the message, and no board files."""
+    import shutil
+
+    root = tmp_path / "results"
+    shutil.copytree(quick_results, root / "scaffold")
+    assert main(["board", "--results", str(root), "--out", str(tmp_path / "board")]) == 2
+    err = capsys.readouterr().err
+    assert "nothing to publish" in err and "unofficial" in err
+    assert not (tmp_path / "board").exists()
+    assert main(["board", "--results", str(tmp_path / "empty"), "--out", str(tmp_path / "board")]) == 2
+    assert "no results folders" in capsys.readouterr().err
