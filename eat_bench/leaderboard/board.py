@@ -123,9 +123,12 @@ class BoardEntry:
         return _parse_time(self.results["finished"]).date().isoformat()
 
     def metric(self, name: str, scenario: str | None = None) -> float:
-        """The mean of an episode metric over all episodes (or one scenario's)."""
+        """The mean of an episode metric over all episodes (or one scenario's), leaving
+        out the episodes where it is undefined (latency of an episode that dispatched
+        nothing: its tasks still count as SLO misses); NaN when it is undefined in all."""
         keys = self.scenarios if scenario is None else (scenario,)
         values = np.concatenate([self.episode_metrics[k][name] for k in keys if k in self.episode_metrics])
+        values = values[np.isfinite(values)]
         return float(values.mean()) if values.size else math.nan
 
 
@@ -266,6 +269,9 @@ def load_entry(results_dir: str | os.PathLike[str]) -> BoardEntry:
         values = _need(where, episode, "metrics", dict, at)
         row = {}
         for metric in BOARD_METRICS:
+            if values.get(metric, 0) is None:  # undefined, written as null (no task was dispatched)
+                row[metric] = math.nan
+                continue
             value = _need(where, values, metric, (int, float), f"{at}metrics.")
             row[metric] = float(value)
         episode_return = float(_need(where, episode, "episode_return", (int, float), at))

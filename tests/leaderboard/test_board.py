@@ -7,6 +7,7 @@ import hashlib
 import importlib.util
 import io
 import json
+import math
 import os
 import re
 import sys
@@ -453,3 +454,22 @@ def test_the_browser_check_can_fail(tmp_path):
     assert report.values["width"] == 0
     assert any("gone.png" in e for e in report.errors)
     assert any("undefinedThing" in e for e in report.errors)
+
+
+def test_undefined_latency_of_an_episode_that_dispatched_nothing(tmp_path):
+    """A null latency (an episode that dispatched nothing) loads as NaN and is left out of
+    the latency means, while its SLO misses still count; NaN when no episode defines it."""
+    folder = write_results(tmp_path, "idle", 1.0, latency=10.0)
+    path = folder / "results.json"
+    data = json.loads(path.read_text())
+    for episode in data["episodes"]:
+        if episode["scenario"] == "EAT-Paper-v0" or episode["seed"] == SEEDS[0]:
+            episode["metrics"]["mean_response_s"] = None
+            episode["metrics"]["slo_attainment"] = 0.0
+    path.write_text(json.dumps(data))
+    entry = load_entry(folder)
+    defined = [e["metrics"]["mean_response_s"] for e in data["episodes"] if e["metrics"]["mean_response_s"] is not None]
+    assert entry.metric("mean_response_s") == pytest.approx(np.mean(defined))
+    assert math.isnan(entry.metric("mean_response_s", "EAT-Paper-v0"))
+    slo = [e["metrics"]["slo_attainment"] for e in data["episodes"]]
+    assert entry.metric("slo_attainment") == pytest.approx(np.mean(slo))
