@@ -99,8 +99,8 @@ class _LogEnded(Exception):
 
 
 def _same(recorded: Any, replayed: Any) -> bool:
-    if recorded is None:
-        return isinstance(replayed, float) and not math.isfinite(replayed)
+    if recorded is None:  # NaN or infinity, written as null
+        return replayed is None or (isinstance(replayed, float) and not math.isfinite(replayed))
     if isinstance(recorded, bool) or isinstance(replayed, bool):
         return bool(recorded) == bool(replayed)
     if isinstance(recorded, (int, float)) and isinstance(replayed, (int, float)):
@@ -259,7 +259,10 @@ def verify(results_dir: str | Path, evaluation_sets: Mapping[str, EvaluationSet]
             )
             continue
         try:
-            env = scenario.make_env(env_kwargs)
+            # The info mode changes what info holds, never the dynamics: replay without
+            # the scheduler view's per-step arrays (the actions are in the log).
+            replay_kwargs = {**env_kwargs, "info_mode": "numeric"} if "info_mode" in env_kwargs else env_kwargs
+            env = scenario.make_env(replay_kwargs)
         except Exception as err:
             problems.append(f"{scenario.key}: cannot make its env with {env_kwargs} ({err})")
             continue

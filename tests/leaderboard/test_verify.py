@@ -373,3 +373,15 @@ def test_malformed_results_are_problems_not_crashes(results_copy, edit, fragment
     edit(data)
     results_copy.save(data)
     rejected(results_copy.root, fragment)
+
+
+def test_undefined_metrics_compare_equal():
+    """A metric that is undefined (NaN, written as null: the latency of an episode that
+    dispatched nothing) matches itself on replay, and only itself."""
+    import math
+
+    from eat_bench.leaderboard.verify import _same
+
+    assert _same(None, None) and _same(None, math.nan) and _same(None, math.inf)
+    assert not _same(None, 0.0) and not _same(0.0, None) and not _same(1.0, 1.0 + 1e-9)
+    assert _same(3, 3.0) and _same(True, 1) and not _same(True, False)
