@@ -4,6 +4,7 @@ and ``board`` (added to the main parser by :func:`add_commands`)."""
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from typing import Any
 
@@ -59,6 +60,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         total_s=args.total_timeout,
         memory_bytes=int(args.memory_gib * (1 << 30)),
     )
+
+    def terminate(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)  # unwinds: the sandbox is closed, results.json written
+
+    previous = signal.signal(signal.SIGTERM, terminate)
     try:
         results = evaluate_submission(
             args.submission,
@@ -72,6 +78,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     except (SubmissionError, EvaluationError) as err:
         print(f"eat-bench evaluate: {err}", file=sys.stderr)
         return 2
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     isolation = results.get("isolation") or {}
     print(f"isolation: {isolation.get('kind')} ({isolation.get('detail', '')})")
     if results["failure"]:

@@ -294,6 +294,7 @@ def evaluate_submission(
         for old in (out / "logs").rglob("*.npz") if (out / "logs").exists() else ():
             old.unlink()
     try:
+        scenario: EvalScenario | None = None
         for scenario in chosen.scenarios:
             env = scenario.make_env(env_kwargs)
             try:
@@ -344,6 +345,14 @@ def evaluate_submission(
             "scenario": scenario.key,
             "episodes_done": done,
         }
+    except (KeyboardInterrupt, SystemExit):  # Ctrl-C or SIGTERM (the CLI turns it into SystemExit)
+        results["failure"] = {
+            "reason": "interrupted",
+            "detail": "the evaluation was stopped before it finished",
+            "scenario": None if scenario is None else scenario.key,
+            "episodes_done": done,
+        }
+        raise
     finally:
         results["finished"] = _now()
         results["wall_time_s"] = time.perf_counter() - started

@@ -124,3 +124,34 @@ def test_board_with_only_refused_results_exits_2_naming_them(quick_results, tmp_
     assert not (tmp_path / "board").exists()
     assert main(["board", "--results", str(tmp_path / "empty"), "--out", str(tmp_path / "board")]) == 2
     assert "no results folders" in capsys.readouterr().err
+
+
+def test_sigterm_stops_evaluate_cleanly(scaffold, tmp_path):
+    """SIGTERM to `eat-bench evaluate` unwinds: exit 143, results.json written with
+    complete false and reason "interrupted", and the agent's scratch folder removed."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    scratch_root = tmp_path / "tmp"
+    scratch_root.mkdir()
+    out = tmp_path / "out"
+    env = {**os.environ, "TMPDIR": str(scratch_root)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "eat_bench.cli", "evaluate", str(scaffold), "--out", str(out), "--quick", "--quiet"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 60
+    while not any(scratch_root.glob("eat-agent-*")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert any(scratch_root.glob("eat-agent-*")), "the sandbox never started"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+    results = json.loads((out / "results.json").read_text())
+    assert results["complete"] is False and results["failure"]["reason"] == "interrupted"
+    assert not list(scratch_root.glob("eat-agent-*"))

@@ -327,7 +327,7 @@ def test_validate_action():
         validate_action({"a": spaces.Discrete(2), "b": spaces.Discrete(2)}, {"a": 1, "b": 5})
 
 
-BATCH_AGENT = '''
+BATCH_AGENT = """
 import numpy as np
 
 
@@ -342,7 +342,7 @@ class Echo:
 
 def make_agent(observation_space, action_space, env_id):
     return Echo()
-'''
+"""
 
 
 def test_act_batch_round_trip_and_a_wrong_count(tmp_path):
