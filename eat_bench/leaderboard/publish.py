@@ -53,12 +53,13 @@ def publish_board(
         verdicts = {folder: _verified(folder) for folder in folders}
     entries, refused = collect_entries(folders, verify=verdicts.__getitem__)
     written: list[Path] = []
+    claimed = _claimed_tracks(root)
     for track, (random_name, reference_name, subfolder) in TRACK_REFERENCES.items():
         mine = [e for e in entries if e.submission["track"] == track]
         if not mine:
             continue
         names = {e.name for e in mine}
-        track_refused = [(n, r) for n, r in refused if n not in names and _track_of(root, n) in (track, None)]
+        track_refused = [(n, r) for n, r in refused if n not in names and claimed.get(n) in (track, None)]
         paths = build_board(
             mine,
             out / subfolder if subfolder else out,
@@ -74,18 +75,19 @@ def publish_board(
     return written, refused
 
 
-def _track_of(root: Path, name: str) -> str | None:
-    """The track a refused result claims (None when unreadable): where it is listed."""
+def _claimed_tracks(root: Path) -> dict[str, str]:
+    """Submission name -> the track its results claim, for every readable results.json
+    (read once: where each refused result is listed)."""
     import json
 
+    tracks: dict[str, str] = {}
     for folder in root.iterdir():
-        path = folder / "results.json"
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads((folder / "results.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
         submission = data.get("submission") if isinstance(data, dict) else None
-        if isinstance(submission, dict) and submission.get("name") == name:
-            track = submission.get("track")
-            return track if isinstance(track, str) else None
-    return None
+        if isinstance(submission, dict) and isinstance(submission.get("name"), str):
+            if isinstance(submission.get("track"), str):
+                tracks[submission["name"]] = submission["track"]
+    return tracks

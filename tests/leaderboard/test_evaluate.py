@@ -138,7 +138,9 @@ def test_failing_submission_is_recorded(tmp_path):
     assert failure["reason"] == "crash" and failure["reason"] in FAILURE_REASONS
     assert "agent exploded on purpose" in failure["detail"]
     assert (failure["scenario"], failure["episodes_done"]) == ("EAT-Edge-v0", 0)
-    assert results["finished"] is not None
+    from datetime import datetime
+
+    assert datetime.fromisoformat(results["finished"]) >= datetime.fromisoformat(results["started"])
     report = verify(out)
     assert not report.ok
     assert any("the evaluation failed (crash" in p for p in report.problems)
