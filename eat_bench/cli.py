@@ -319,6 +319,24 @@ def _suite_env_kwargs(overrides: Sequence[tuple[str, object]], envs: Sequence[st
     return out
 
 
+def _suite_hyperparams(overrides: Sequence[tuple[str, object]], algos: Sequence[str]) -> dict[str, dict]:
+    """``--hp ALGO:KEY=VALUE`` for one learner; ``--hp KEY=VALUE`` for every learner of the suite."""
+    from eat_bench.baselines.suite import KNOWN_LEARNERS, SuiteError
+
+    out: dict[str, dict] = {}
+    learners = [a for a in algos if a in KNOWN_LEARNERS]
+    for key, value in overrides:
+        algo, sep, name = key.rpartition(":")
+        if not sep:
+            if not learners:
+                raise SuiteError(f"--hp {key}=...: the suite has no learner to apply it to")
+            for learner in learners:
+                out.setdefault(learner, {})[name] = value
+        else:
+            out.setdefault(algo, {})[name] = value
+    return out
+
+
 def _execute_suite(
     plan,
     out: str,
@@ -375,6 +393,7 @@ def cmd_suite(args: argparse.Namespace) -> int:
             env_kwargs=_suite_env_kwargs(args.set or [], envs),
             curve_points=args.curve_points,
             echo=lambda line: print(line, file=sys.stderr),
+            hyperparams=_suite_hyperparams(args.hp or [], algos),
         )
     except SuiteError as err:
         print(f"eat-bench suite: {err}", file=sys.stderr)
@@ -519,6 +538,13 @@ def build_parser() -> argparse.ArgumentParser:
     su.add_argument("--ray-address", default=None, help="an existing Ray cluster (default: start a local one)")
     su.add_argument(
         "--set", action="append", type=_parse_override, metavar="[ENV:]KEY=VALUE", help="env setting, e.g. num_tasks=20"
+    )
+    su.add_argument(
+        "--hp",
+        action="append",
+        type=_parse_override,
+        metavar="[ALGO:]KEY=VALUE",
+        help="learner hyper-parameter over its YAML file, e.g. eat:batch_size=128",
     )
     su.add_argument("--curve-points", type=int, default=5, help="learning-curve evaluations per learner run")
     su.add_argument("--retry-failed", action="store_true", help="redo the runs recorded as failed")

@@ -8,6 +8,11 @@ and ``figure.png`` (mean response time against rate) to the output folder.
 
     python scripts/paper_table.py                       # the heuristics, 50 episodes
     python scripts/paper_table.py --model eat=runs/eat/model.zip --model sac=runs/sac/model.zip
+    python scripts/paper_table.py --agents "" --merge --model eat=seed0.zip,seed1.zip,seed2.zip
+
+A learner given several models (one per training seed) gets, per cell, the mean over its
+models of each model's mean over the episodes, with the 95% t-interval over the models:
+the spread between training seeds, which is what a learner's result depends on.
 
 ``--fixed-seed 233`` replays the paper's protocol quirk instead: every episode's
 workload from seed 233 (its ``reset()`` reseeds so), the agent's own seed still varying.
@@ -30,11 +35,11 @@ import numpy as np  # noqa: E402
 
 import eat_bench  # noqa: E402, F401
 from eat_bench.baselines.agents import agent_env_kwargs, make_agent  # noqa: E402
-from eat_bench.baselines.evaluation import Episode, eval_seeds, run_episode  # noqa: E402
+from eat_bench.baselines.evaluation import eval_seeds, play_episodes, run_episode  # noqa: E402
 
 RATES = (0.01, 0.03, 0.05, 0.07, 0.09, 0.11)
 HEURISTICS = ("random", "round-robin", "paper-greedy", "greedy")
-LEARNERS = ("sac", "dsac", "eat")
+LEARNERS = ("ppo", "maskable-ppo", "sac", "dsac", "eat")
 PAPER_SETTING = {"num_servers": 4, "degrees": (1, 2, 4)}
 """The paper's table: 4 nodes with degrees {1, 2, 4}; the rate is set per column."""
 METRICS = (("mean_response_s", "response (s)"), ("mean_quality", "quality"), ("return", "return"))
@@ -99,24 +104,25 @@ def _row(record) -> dict:
 
 
 def run_cell_lockstep(agent, agent_name: str, rate: float, kwargs: dict, seeds: list[int]) -> list[dict]:
-    """A trained model's episodes all at once: one env per seed, one batched forward
-    pass per step of the unfinished ones (deterministic actions; about 10x cheaper)."""
-    envs = [make_env(rate, kwargs) for _ in seeds]
-    episodes = [Episode(env, seed) for env, seed in zip(envs, seeds)]
-    active = list(range(len(envs)))
-    while active:
-        actions = agent.act_batch([episodes[i].observation for i in active], [episodes[i].info for i in active])
-        active = [i for i, action in zip(active, actions) if not episodes[i].step(action)]
-    rows = [_row(episode.record(agent_name)) for episode in episodes]
-    for env in envs:
+    """A trained model's episodes through the shared evaluation loop: all at once (one
+    batched forward pass per step of the unfinished ones) when the agent acts in batches."""
+    env = make_env(rate, kwargs)
+    try:
+        records = play_episodes(env, agent, seeds, agent_name, lambda: make_env(rate, kwargs))
+    finally:
         env.close()
-    return rows
+    return [_row(record) for record in records]
 
 
-def summarise(agent: str, rate: float, rows: list[dict]) -> dict:
-    out = {"agent": agent, "rate": rate, "episodes": len(rows)}
+def summarise(agent: str, rate: float, rows: list[dict], models: list[list[dict]] | None = None) -> dict:
+    """One cell: over ``rows`` (episodes), or for several ``models`` (each a list of
+    rows) over the models' means, with ``models`` the number of them (1 otherwise)."""
+    out = {"agent": agent, "rate": rate, "episodes": len(rows), "models": len(models) if models else 1}
     for key, column in (("mean_response_s", "mean_response_s"), ("mean_quality", "mean_quality"), ("ret", "return")):
-        mean, half = interval([r[key] for r in rows])
+        if models and len(models) > 1:
+            mean, half = interval([float(np.mean([r[key] for r in model_rows])) for model_rows in models])
+        else:
+            mean, half = interval([r[key] for r in rows])
         out[column], out[column + "_ci95"] = mean, half
     out["truncated_share"] = float(np.mean([bool(r.get("truncated", False)) for r in rows]))
     return out
@@ -124,7 +130,8 @@ def summarise(agent: str, rate: float, rows: list[dict]) -> dict:
 
 def write_outputs(cells: list[dict], out: Path, episodes: int, fixed_seed: int | None) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    fields = list(cells[0])
+    cells = [{"models": 1, **c} for c in cells]  # rows merged from a table made before the column
+    fields = list(dict.fromkeys(k for c in sorted(cells, key=lambda c: -len(c)) for k in c))
     with open(out / "table.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
@@ -139,6 +146,15 @@ def write_outputs(cells: list[dict], out: Path, episodes: int, fixed_seed: int |
         "",
         "4 nodes, degrees {1, 2, 4}; mean over episodes ± the half-width of a 95% t-interval.",
     ]
+    several = sorted({c["agent"]: int(c.get("models", 1)) for c in cells if int(c.get("models", 1)) > 1}.items())
+    if several:
+        lines += [
+            "",
+            "Learners with several models (one per training seed): "
+            + ", ".join(f"{a} ({n})" for a, n in several)
+            + "; their cells are the mean over the models of each model's episode mean, "
+            "± the 95% t-interval over the models.",
+        ]
     for column, title in METRICS:
         lines += ["", f"## Mean {title}", "", "| agent | " + " | ".join(f"rate {r:g}" for r in rates) + " |"]
         lines.append("|---|" + "---|" * len(rates))
@@ -194,20 +210,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--merge", action="store_true", help="keep the other agents' rows of OUT/table.csv")
     args = parser.parse_args(argv)
-    agents: list[tuple[str, str | None]] = [(a, None) for a in args.agents.split(",") if a]
+    agents: list[tuple[str, list[str] | None]] = [(a, None) for a in args.agents.split(",") if a]
     for item in args.model:
-        name, sep, path = item.partition("=")
-        if not sep or name not in LEARNERS:
-            parser.error(f"--model takes NAME=PATH with NAME one of {', '.join(LEARNERS)}, got {item!r}")
-        agents.append((name, path))
+        name, sep, paths = item.partition("=")
+        if not sep or name not in LEARNERS or not paths:
+            parser.error(f"--model takes NAME=PATH[,PATH...] with NAME one of {', '.join(LEARNERS)}, got {item!r}")
+        missing = [p for p in paths.split(",") if not Path(p).is_file()]
+        if missing:
+            parser.error(f"--model {name}: no such model file {', '.join(missing)}")
+        agents.append((name, paths.split(",")))
     rates = [float(r) for r in args.rates.split(",")]
     seeds = eval_seeds(args.episodes)
     cells = []
     for rate in rates:
-        for name, path in agents:
+        for name, paths in agents:
             started = time.perf_counter()
-            rows = run_cell(name, path, rate, seeds, args.fixed_seed)
-            cell = summarise(name, rate, rows)
+            per_model = [run_cell(name, path, rate, seeds, args.fixed_seed) for path in (paths or [None])]
+            cell = summarise(name, rate, [r for rows in per_model for r in rows], per_model if paths else None)
             cells.append(cell)
             print(
                 f"rate {rate:g} {name:>12}: response {cell['mean_response_s']:.1f} ± {cell['mean_response_s_ci95']:.1f} s, "
@@ -218,7 +237,10 @@ def main(argv: list[str] | None = None) -> int:
         ran = {c["agent"] for c in cells}
         with open(args.out / "table.csv", newline="") as f:
             kept = [
-                {k: (v if k == "agent" else int(v) if k == "episodes" else float(v)) for k, v in row.items()}
+                {
+                    k: (v if k == "agent" else int(v) if k in ("episodes", "models") else float(v))
+                    for k, v in row.items()
+                }
                 for row in csv.DictReader(f)
                 if row["agent"] not in ran
             ]

@@ -125,6 +125,8 @@ class RunRecord:
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     learning_curve: tuple[tuple[int, float, float], ...] = ()
     """(env steps, mean return, mean response s) measured during training."""
+    hyperparams: dict[str, Any] = field(default_factory=dict)
+    """The learner's hyper-parameter overrides, over its YAML file (empty: none, or a heuristic)."""
 
     def __post_init__(self) -> None:
         if self.status not in ("ok", "failed"):
@@ -269,6 +271,74 @@ def run_episode(env: gym.Env, agent: Any, seed: int, agent_name: str = "") -> Ep
     return episode.record(agent_name or type(agent).__name__)
 
 
+def acts_in_batches(agent: Any) -> bool:
+    """Whether ``agent`` can act for several episodes at once: it has ``act_batch`` and
+    needs nothing beyond the observations and infos (a maskable SB3 model reading the
+    env's own masks does not qualify). Such an agent is reset with every seed before
+    the first decision, so it must not carry state from one decision to the next (a
+    deterministic policy; the SB3 agents' ``act_batch`` is)."""
+    return callable(getattr(agent, "act_batch", None)) and not getattr(agent, "needs_masks", False)
+
+
+def play_lockstep(
+    episodes: Sequence[Episode],
+    agent: Any,
+    on_action: Callable[[int, Any], None] | None = None,
+    on_finish: Callable[[int], None] | None = None,
+) -> None:
+    """Play ``episodes`` (each in its own env) to their ends together: one
+    ``agent.act_batch(observations, infos)`` per step for the unfinished ones, so a torch
+    policy runs one forward pass for all of them. ``on_action(i, action)`` sees each
+    action before it is applied, ``on_finish(i)`` each episode as it ends. Every episode
+    plays exactly as :func:`run_episode` would play it alone (each env is its own)."""
+    active = list(range(len(episodes)))
+    while active:
+        actions = list(agent.act_batch([episodes[i].observation for i in active], [episodes[i].info for i in active]))
+        if len(actions) != len(active):
+            raise ValueError(f"act_batch returned {len(actions)} actions for {len(active)} observations")
+        unfinished = []
+        for i, action in zip(active, actions):
+            if on_action is not None:
+                on_action(i, action)
+            if episodes[i].step(action):
+                if on_finish is not None:
+                    on_finish(i)
+            else:
+                unfinished.append(i)
+        active = unfinished
+
+
+def play_episodes(
+    env: gym.Env,
+    agent: Any,
+    seeds: Sequence[int],
+    agent_name: str,
+    make_env: Callable[[], gym.Env],
+    on_finish: Callable[[int, gym.Env], None] | None = None,
+) -> list[EpisodeRecord]:
+    """One episode per seed: in lockstep (an env from ``make_env`` per extra seed) when
+    the agent :func:`acts_in_batches`, else one after another in ``env``. The records
+    come in seed order either way; ``on_finish(k, env)`` sees the k-th seed's env as
+    its episode ends (e.g. to read its per-task records)."""
+    if not acts_in_batches(agent) or len(seeds) < 2:
+        records = []
+        for k, seed in enumerate(seeds):
+            records.append(run_episode(env, agent, seed, agent_name))
+            if on_finish is not None:
+                on_finish(k, env)
+        return records
+    envs = [env] + [make_env() for _ in seeds[1:]]
+    try:
+        for seed in seeds:
+            agent.reset(seed)
+        episodes = [Episode(e, seed) for e, seed in zip(envs, seeds)]
+        play_lockstep(episodes, agent, on_finish=None if on_finish is None else lambda i: on_finish(i, envs[i]))
+        return [episode.record(agent_name) for episode in episodes]
+    finally:
+        for extra in envs[1:]:
+            extra.close()
+
+
 def evaluate(
     env_id_or_spec: str | ScenarioSpec,
     agent_name_or_path: str,
@@ -280,7 +350,8 @@ def evaluate(
     saved model's path; or ``agent`` itself, with the name used in the records).
 
     The env is made with what the agent needs (:func:`agent_env_kwargs`, e.g.
-    ``info_mode="scheduler"``) under the caller's ``env_kwargs`` (which win)."""
+    ``info_mode="scheduler"``) under the caller's ``env_kwargs`` (which win). An agent
+    with ``act_batch`` plays every seed at once (:func:`play_episodes`)."""
     from eat_bench.baselines.agents import agent_env_kwargs, make_agent
 
     kwargs = {**(agent_env_kwargs(agent_name_or_path) if agent is None else {}), **(env_kwargs or {})}
@@ -288,7 +359,7 @@ def evaluate(
     try:
         if agent is None:
             agent = make_agent(agent_name_or_path, env)
-        return [run_episode(env, agent, seed, agent_name_or_path) for seed in seeds]
+        return play_episodes(env, agent, seeds, agent_name_or_path, lambda: make_eval_env(env_id_or_spec, kwargs))
     finally:
         env.close()
 

@@ -266,6 +266,11 @@ def _type_ok(value: Any, hint: Any) -> bool:
     return False  # callables, classes, objects: not expressible in YAML
 
 
+def check_overrides(algo: str, params: dict[str, Any], source: str) -> None:
+    """:func:`check_hyperparams` for ``algo`` by name (e.g. the suite's ``--hp`` values)."""
+    check_hyperparams(_spec(algo), params, source)
+
+
 def check_hyperparams(spec: AlgoSpec, params: dict[str, Any], source: str) -> None:
     """Raise ``ValueError`` (naming ``source`` and the key) for an unknown key or a wrong type."""
     allowed = _allowed(spec)
@@ -407,7 +412,14 @@ class SB3Agent:
             return unflatten_index(int(np.asarray(action).reshape(())), self.nvec)
         return action
 
-    def act_batch(self, observations: list[Any], infos: list[dict[str, Any]], masks: np.ndarray | None = None) -> list[Any]:
+    @property
+    def needs_masks(self) -> bool:
+        """A maskable model: ``act`` reads the env's masks, ``act_batch`` needs them given."""
+        return self.maskable
+
+    def act_batch(
+        self, observations: list[Any], infos: list[dict[str, Any]], masks: np.ndarray | None = None
+    ) -> list[Any]:
         """Deterministic actions for several observations in one forward pass (the
         leaderboard's lockstep evaluation). A maskable model needs ``masks`` (one row
         per observation): the env's own masks hold for one state only."""

@@ -115,6 +115,8 @@ class RunSpec:
     episodes: int
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     curve_points: int = 5
+    hyperparams: dict[str, Any] = field(default_factory=dict)
+    """Hyper-parameter overrides of a learner run (on top of its YAML file)."""
 
     @property
     def name(self) -> str:
@@ -150,6 +152,8 @@ class SuitePlan:
     """Learning-curve points per learner run (evaluations during training)."""
     kinds: dict[str, dict[str, str]] = field(default_factory=dict)
     """env -> algo -> kind, for the pairs that apply (filled by :func:`make_plan`)."""
+    hyperparams: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Hyper-parameter overrides per learner (``--hp ALGO:KEY=VALUE``), over its YAML file."""
 
     def runs(self) -> list[RunSpec]:
         out = []
@@ -169,6 +173,7 @@ class SuitePlan:
                             episodes=self.episodes,
                             env_kwargs=dict(self.env_kwargs.get(env, {})),
                             curve_points=self.curve_points,
+                            hyperparams=dict(self.hyperparams.get(algo, {})) if kind == "learner" else {},
                         )
                     )
         return out
@@ -188,6 +193,7 @@ class SuitePlan:
             env_kwargs={k: dict(v) for k, v in d.get("env_kwargs", {}).items()},
             curve_points=int(d.get("curve_points", 5)),
             kinds={k: dict(v) for k, v in d.get("kinds", {}).items()},
+            hyperparams={k: dict(v) for k, v in d.get("hyperparams", {}).items()},
         )
 
 
@@ -229,10 +235,12 @@ def make_plan(
     env_kwargs: dict[str, dict[str, Any]] | None = None,
     curve_points: int = 5,
     echo: Callable[[str], None] | None = None,
+    hyperparams: dict[str, dict[str, Any]] | None = None,
 ) -> SuitePlan:
     """A checked plan: every name known, every extra installed, every setting accepted by
     its env (each env is made once here), seeds and budgets in range; else
-    :class:`SuiteError`. Pairs that do not apply (a single-agent heuristic on
+    :class:`SuiteError`. ``hyperparams`` (algo -> overrides) must name single-agent
+    learners of the plan and keys their algorithm accepts. Pairs that do not apply (a single-agent heuristic on
     edge_sites_v0) are left out and named through ``echo``."""
     from eat_bench.baselines.agents import AGENTS, MULTI_AGENTS
 
@@ -300,12 +308,24 @@ def make_plan(
                 sb3.require_rl(algo)  # its SB3 class and policy import (e.g. sb3-contrib for maskable-ppo)
             except ImportError as err:
                 raise SuiteError(str(err)) from None
+    hyperparams = {algo: dict(params) for algo, params in (hyperparams or {}).items() if params}
+    stray = sorted(set(hyperparams) - set(single_learners))
+    if stray:
+        raise SuiteError(
+            f"--hp names {', '.join(stray)}, not a single-agent learner of this suite "
+            f"(its learners: {', '.join(single_learners) or 'none'})"
+        )
+    for algo, params in hyperparams.items():
+        try:
+            sb3.check_overrides(algo, params, source=f"--hp {algo}")
+        except (ValueError, TypeError) as err:
+            raise SuiteError(str(err)) from None
     if any(k == "multi-learner" for per in kinds.values() for k in per.values()):
         try:
             import sb3_contrib  # noqa: F401
         except ImportError:
             raise SuiteError(f"multi-agent learners need the rl extra: {RL_EXTRA_HINT}") from None
-    return SuitePlan(algos, envs, seeds, budget, episodes, kwargs, curve_points, kinds)
+    return SuitePlan(algos, envs, seeds, budget, episodes, kwargs, curve_points, kinds, hyperparams)
 
 
 def _check_env(env: str, kwargs: dict[str, Any]) -> None:
@@ -349,18 +369,24 @@ def _evaluate_single(
 ) -> tuple[list[Any], list[float], dict[str, Any]]:
     """The evaluation loop of :func:`eat_bench.baselines.evaluation.evaluate` (same
     functions: the agent's env needs under the run's settings, ``make_eval_env``,
-    ``make_agent``, ``run_episode``), keeping each episode's per-task response times."""
+    ``make_agent``, ``play_episodes``), keeping each episode's per-task response times."""
     from eat_bench.baselines.agents import agent_env_kwargs, make_agent
-    from eat_bench.baselines.evaluation import make_eval_env, run_episode
+    from eat_bench.baselines.evaluation import make_eval_env, play_episodes
 
     kwargs = {**agent_env_kwargs(agent_name), **run.env_kwargs}
     env = make_eval_env(run.env, kwargs)
     try:
         agent = make_agent(agent_name, env)
-        episodes, responses = [], []
-        for seed in run.eval_seeds:
-            episodes.append(run_episode(env, agent, seed, name_in_records))
-            responses.extend(_responses(env))
+        per_seed: dict[int, list[float]] = {}
+        episodes = play_episodes(
+            env,
+            agent,
+            run.eval_seeds,
+            name_in_records,
+            lambda: make_eval_env(run.env, kwargs),
+            on_finish=lambda k, finished: per_seed.__setitem__(k, _responses(finished)),
+        )
+        responses = [r for k in sorted(per_seed) for r in per_seed[k]]
         return episodes, responses, kwargs
     finally:
         env.close()
@@ -396,6 +422,7 @@ def _run_learner(run: RunSpec, out: Path, report: Reporter | None) -> tuple[RunR
         run.seed,
         train_dir,
         env_kwargs=run.env_kwargs,
+        hyperparams=run.hyperparams or None,
         torch_threads=1,
         progress=False,
         tensorboard=True,
@@ -477,6 +504,7 @@ def _record(run: RunSpec, episodes: Sequence[Any], kwargs: dict[str, Any], curve
         episodes=tuple(episodes),
         env_kwargs=dict(kwargs),
         learning_curve=tuple((int(s), float(r), float(t)) for s, r, t in curve),
+        hyperparams=dict(run.hyperparams),
     )
 
 

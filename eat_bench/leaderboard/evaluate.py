@@ -30,7 +30,14 @@ from typing import Any
 import numpy as np
 
 import eat_bench
-from eat_bench.baselines.evaluation import Episode, run_episode, run_multi_episode, spec_fingerprint, trace_checksum
+from eat_bench.baselines.evaluation import (
+    Episode,
+    play_lockstep,
+    run_episode,
+    run_multi_episode,
+    spec_fingerprint,
+    trace_checksum,
+)
 from eat_bench.leaderboard.evalset import EvalScenario, EvaluationSet, get_evaluation_set
 from eat_bench.leaderboard.files import write_atomic
 from eat_bench.leaderboard.submission import Submission, load_submission
@@ -219,21 +226,13 @@ def _play_lockstep(
         episodes = [Episode(env, seed) for env, seed in zip(envs, scenario.seeds)]
         recorders = [_Recorder(None) for _ in envs]
         entries: list[dict[str, Any] | None] = [None] * len(envs)
-        active = list(range(len(envs)))
-        while active:
-            actions = agent.act_batch([episodes[i].observation for i in active], [episodes[i].info for i in active])
-            unfinished = []
-            for i, action in zip(active, actions):
-                recorders[i].actions.append(np.asarray(action))
-                if episodes[i].step(action):
-                    log = recorders[i].log(envs[i].action_space)
-                    entries[i] = _entry(
-                        scenario, envs[i], episodes[i].record(name), log, out, time.perf_counter() - started
-                    )
-                    progress(1)
-                else:
-                    unfinished.append(i)
-            active = unfinished
+
+        def finish(i: int) -> None:
+            log = recorders[i].log(envs[i].action_space)
+            entries[i] = _entry(scenario, envs[i], episodes[i].record(name), log, out, time.perf_counter() - started)
+            progress(1)
+
+        play_lockstep(episodes, agent, lambda i, action: recorders[i].actions.append(np.asarray(action)), finish)
         return [e for e in entries if e is not None]
     finally:
         for env in envs:

@@ -96,3 +96,67 @@ def test_evaluate_multi_uses_the_team_metrics():
     assert set(EpisodeMetrics.__dataclass_fields__) <= set(records[0].metrics)
     assert records[0].metrics["num_tasks"] == 20 and "conflicts" in records[0].metrics
     assert records == evaluate_multi(kwargs, "local-first", [0, 1])
+
+
+# ---------------------------------------------------------------------- lockstep
+class _Batched:
+    """A heuristic that also acts in batches (one ``act`` per item): the lockstep path
+    must play every episode exactly as the one-at-a-time path does."""
+
+    def __init__(self, inner, needs_masks: bool = False) -> None:
+        self.inner, self.needs_masks, self.batch_sizes = inner, needs_masks, []
+
+    def reset(self, seed=None) -> None:
+        self.inner.reset(seed)
+
+    def act(self, observation, info):
+        return self.inner.act(observation, info)
+
+    def act_batch(self, observations, infos):
+        self.batch_sizes.append(len(observations))
+        return [self.inner.act(o, i) for o, i in zip(observations, infos)]
+
+
+def _fcfs_agent():
+    from eat_bench.baselines.agents import agent_env_kwargs, make_agent
+    from eat_bench.baselines.evaluation import make_eval_env
+
+    env = make_eval_env("EAT-Paper-v0", {**agent_env_kwargs("fcfs"), "num_tasks": 12})
+    return env, make_agent("fcfs", env)
+
+
+def test_lockstep_plays_each_episode_as_it_plays_alone():
+    from eat_bench.baselines.evaluation import acts_in_batches
+
+    seeds = [3, 4, 5]  # episodes of 1,088, 1,002 and 1,088 decisions
+    alone = evaluate("EAT-Paper-v0", "fcfs", seeds, env_kwargs={"num_tasks": 12})
+    env, inner = _fcfs_agent()
+    batched = _Batched(inner)
+    assert acts_in_batches(batched) and not acts_in_batches(inner)
+    view = {"info_mode": "scheduler", "num_tasks": 12}
+    together = evaluate("EAT-Paper-v0", "fcfs", seeds, env_kwargs=view, agent=batched)
+    assert all(r.metrics["dispatched"] == 12 for r in together)
+    assert together == alone
+    # One call for all three until seed 4's episode ends, then for the other two.
+    assert batched.batch_sizes == [3] * 1002 + [2] * 86
+
+
+def test_an_agent_that_needs_masks_plays_one_episode_at_a_time():
+    env, inner = _fcfs_agent()
+    masked = _Batched(inner, needs_masks=True)
+    view = {"info_mode": "scheduler", "num_tasks": 12}
+    records = evaluate("EAT-Paper-v0", "fcfs", [3, 4], env_kwargs=view, agent=masked)
+    assert masked.batch_sizes == [] and [r.seed for r in records] == [3, 4]
+
+
+def test_lockstep_refuses_a_wrong_number_of_actions():
+    from eat_bench.baselines.evaluation import Episode, make_eval_env, play_lockstep
+
+    class _Short(_Batched):
+        def act_batch(self, observations, infos):
+            return super().act_batch(observations, infos)[:-1]
+
+    env, inner = _fcfs_agent()
+    other = make_eval_env("EAT-Paper-v0", {"info_mode": "scheduler", "num_tasks": 12})
+    with pytest.raises(ValueError, match="act_batch returned 1 actions for 2 observations"):
+        play_lockstep([Episode(env, 1), Episode(other, 2)], _Short(inner))

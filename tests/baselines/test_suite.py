@@ -357,3 +357,42 @@ def test_the_tutorial_commands_run(tmp_path, capsys):
         assert main(_tiny(words, tmp_path)) == 0, words
     printed = capsys.readouterr().out
     assert "ppo" in printed and "figures:" in printed
+
+
+# ---------------------------------------------------------------------- hyper-parameters
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--algos", "random,ppo", "--hp", "ppo:nonsense_key=1"], r"--hp ppo: unknown key 'nonsense_key' for ppo"),
+        (["--algos", "random,ppo", "--hp", "ppo:n_steps=fast"], r"--hp ppo: n_steps: 'fast' \(str\) does not fit"),
+        (["--algos", "random,ppo", "--hp", "sac:batch_size=8"], r"--hp names sac, not a single-agent learner .*: ppo\)"),
+        (["--algos", "random", "--hp", "batch_size=8"], r"the suite has no learner to apply it to"),
+    ],
+)
+def test_bad_hyperparameters_are_refused_before_anything_runs(tmp_path, capsys, argv, message):
+    out = tmp_path / "suite"
+    assert main(["suite", *argv, "--out", str(out), "--quiet"]) == 2
+    assert re.search(message, capsys.readouterr().err)
+    assert not out.exists()
+
+
+def test_hyperparameters_reach_the_learner_runs_and_their_records(tmp_path):
+    from eat_bench.cli import _suite_hyperparams
+
+    # Unscoped keys go to every learner of the suite, scoped ones to one (and win).
+    assert _suite_hyperparams([("n_steps", 64), ("ppo:n_steps", 32), ("a2c:gamma", 0.9)], ["random", "ppo", "a2c"]) == {
+        "ppo": {"n_steps": 32},
+        "a2c": {"n_steps": 64, "gamma": 0.9},
+    }
+    plan = _plan(algos=("random", "ppo"), seeds=(0,), hyperparams={"ppo": {"n_steps": 32, "batch_size": 32}})
+    by_algo = {r.algo: r for r in plan.runs()}
+    assert by_algo["ppo"].hyperparams == {"n_steps": 32, "batch_size": 32} and by_algo["random"].hyperparams == {}
+    assert type(plan).from_dict(plan.to_dict()) == plan
+    assert run_suite(plan, tmp_path, progress=False) == []
+    record = RunRecord.read(tmp_path / "runs" / "ppo__EAT-Edge-v0__seed0.json")
+    assert record.hyperparams == {"n_steps": 32, "batch_size": 32}
+    trained = json.loads((tmp_path / "train" / "ppo__EAT-Edge-v0__seed0" / "train.json").read_text())
+    assert trained["hyperparams"]["n_steps"] == 32 and trained["hyperparams"]["batch_size"] == 32
+    # Another set of hyper-parameters is another suite: the folder refuses it.
+    with pytest.raises(SuiteError, match=r"differs in: .*hyperparams"):
+        run_suite(_plan(algos=("random", "ppo"), seeds=(0,), hyperparams={"ppo": {"n_steps": 64}}), tmp_path, progress=False)
