@@ -18,6 +18,8 @@ What it prints (every ratio comes from figures measured in the same run):
    implementation of SEED_MODEL.md, on the same pre-generated actions.
 4. Event-driven against tick mode per simulated episode: EAT-Paper-v0 as registered
    against EAT-Paper-v0 with ``decision_interval_s=None``.
+5. The cost of each ``info_mode`` (numeric, events, scheduler) per step on EAT-Edge-v0,
+   EAT-Edge-Large-v0 and EAT-Paper-v0: what the scheduler view adds to a step.
 
 Method: actions are sampled before any timing, 4096 of them from the action space seeded
 with 0, and cycled (``action_space.sample()`` alone costs about 19 us, as much as a
@@ -223,6 +225,24 @@ def per_id(budget: float, repeats: int) -> dict[str, tuple[Run, Run]]:
         ],
     )
     return results
+
+
+def info_modes(budget: float, repeats: int) -> None:
+    """The cost of each ``info_mode`` per step (random actions, env.unwrapped)."""
+    rows = []
+    for env_id in ("EAT-Edge-v0", "EAT-Edge-Large-v0", "EAT-Paper-v0"):
+        costs = {}
+        for mode in ("numeric", "events", "scheduler"):
+            env = gym.make(env_id, info_mode=mode)
+            costs[mode] = measure_steps(env.unwrapped, action_pool(env.action_space), budget, repeats).us_per_step
+            env.close()
+        rows.append([env_id, *(fmt(costs[m], 1) for m in costs), f"{costs['scheduler'] / costs['numeric']:.2f}x"])
+    table(
+        "5. Cost of the info modes (us per step, random actions, env.unwrapped)",
+        ["id", "numeric", "events", "scheduler", "scheduler/numeric"],
+        rows,
+        ["scheduler: the plain-array view of eat_bench.envs.scheduler_view (one preview per class, site, degree)."],
+    )
 
 
 def load_probe(env, actions: list, steps: int) -> tuple[float, float]:
@@ -440,6 +460,7 @@ def main(argv: list[str] | None = None) -> None:
     scale = scaling(budget, repeats)
     _, ref_raw, ref_wrapped = reference(budget, repeats, ids["EAT-Paper-v0"])
     ev_raw, ev_wrapped = event_vs_tick(budget, repeats, ids["EAT-Paper-v0"])
+    info_modes(budget, repeats)
 
     small, big = SCALING_SIZES[0], SCALING_SIZES[-1]
     grow = [scale[(big, q)].us_per_step / scale[(small, q)].us_per_step for q in SCALING_QUEUES]

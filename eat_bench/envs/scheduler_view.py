@@ -59,6 +59,7 @@ class SchedulerView:
         self.queue_len = spec.queue_len
         self.degrees = tuple(spec.degrees)
         self.agent_degree = spec.degree_mode == "agent"
+        self._column = {degree: j for j, degree in enumerate(self.degrees)}
         cfg = sim.config
         self._pixels = [c.pixels for c in cfg.classes]
         self._static = {
@@ -69,57 +70,72 @@ class SchedulerView:
             ),
         }
 
+    def _option(self, task: int, degree: int, c: int) -> tuple[int, tuple[float, ...]] | None:
+        """(degree column, option row) of dispatching ``task`` at ``degree`` now, or None."""
+        sim = self.sim
+        record = sim.preview_task(task, degree, 1)
+        if type(record) is str:
+            return None
+        servers, latency = record.servers, sim.latency
+        return self._column[record.degree], (
+            1.0,
+            sim.server_site[servers[0]],
+            0.0 if record.cold_start else 1.0,
+            record.cold_start_s,
+            max(map(latency.overhead_s[c][record.degree].__getitem__, servers)),
+            max(map(latency.step_s[c][record.degree].__getitem__, servers)),
+            record.transfer_s,
+        )
+
     def info(self) -> dict[str, Any]:
         """The view's keys for ``info`` now."""
         sim = self.sim
-        latency = sim.latency
         q, d = self.queue_len, len(self.degrees)
-        tasks = np.zeros((q, len(QUEUE_FIELDS)))
-        tasks[:, 1] = -1.0
         options = np.zeros((q, d, len(OPTION_FIELDS)))
         most = sim.max_free()
-        site_of = sim.server_site
+        # A dispatch's option depends on the task only through its class, origin site and
+        # degree (placement and costs read nothing else), so each distinct triple is
+        # previewed once per step: far fewer previews than slots x degrees.
+        seen: dict[tuple[int, int, int], tuple[int, tuple[float, ...]] | None] = {}
+        rows = []
         for slot, task in enumerate(sim.queue[:q]):
             c = sim.task_class[task]
             demand = sim.task_degree[task]
-            tasks[slot] = (
-                1.0,
-                task,
-                sim.task_arrival[task],
-                sim.task_slo[task],
-                c,
-                sim.class_model[c],
-                sim.task_site[task],
-                demand,
-                self._pixels[c],
+            origin = sim.task_site[task]
+            rows.append(
+                (
+                    1.0,
+                    task,
+                    sim.task_arrival[task],
+                    sim.task_slo[task],
+                    c,
+                    sim.class_model[c],
+                    origin,
+                    demand,
+                    self._pixels[c],
+                )
             )
             for degree in self.degrees if self.agent_degree else (demand,):
                 if degree > most:
                     continue
-                record = sim.preview_task(task, degree, 1)
-                if type(record) is str:
-                    continue
-                servers = record.servers
-                options[slot, self.degrees.index(record.degree)] = (
-                    1.0,
-                    site_of[servers[0]],
-                    0.0 if record.cold_start else 1.0,
-                    record.cold_start_s,
-                    max(map(latency.overhead_s[c][record.degree].__getitem__, servers)),
-                    max(map(latency.step_s[c][record.degree].__getitem__, servers)),
-                    record.transfer_s,
-                )
-        busy = sim.busy_until > sim.now
-        servers = np.column_stack(
-            (
-                ~busy,
-                sim.busy_until,
-                sim.warm_model,
-                sim.warm.group_of,
-                sim.group_size,
-                site_of,
-            )
-        ).astype(np.float64)
+                key = (c, origin, degree)
+                if key in seen:
+                    option = seen[key]
+                else:
+                    option = seen[key] = self._option(task, degree, c)
+                if option is not None:
+                    options[slot, option[0]] = option[1]
+        tasks = np.zeros((q, len(QUEUE_FIELDS)))
+        tasks[:, 1] = -1.0
+        if rows:
+            tasks[: len(rows)] = rows  # one conversion for every row
+        servers = np.empty((len(sim.busy_until), len(SERVER_FIELDS)))
+        np.less_equal(sim.busy_until, sim.now, out=servers[:, 0])  # free: not busy past now
+        servers[:, 1] = sim.busy_until
+        servers[:, 2] = sim.warm_model
+        servers[:, 3] = sim.warm.group_of
+        servers[:, 4] = sim.group_size
+        servers[:, 5] = sim.server_site
         return {
             "scheduler_view_version": SCHEDULER_VIEW_VERSION,
             "queue_tasks": tasks,
