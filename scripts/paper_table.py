@@ -139,8 +139,13 @@ def write_outputs(cells: list[dict], out: Path, episodes: int, fixed_seed: int |
     agents = list(dict.fromkeys(c["agent"] for c in cells))
     rates = sorted({c["rate"] for c in cells})
     by = {(c["agent"], c["rate"]): c for c in cells}
+    counts = {c["agent"]: int(c["episodes"]) for c in cells}
+    if len(set(counts.values())) == 1:
+        per_cell = f"{episodes} episodes per cell"
+    else:
+        per_cell = "episodes per cell: " + ", ".join(f"{a} {n}" for a, n in counts.items())
     lines = [
-        f"# The EAT paper's table on EAT-Paper-v0 ({episodes} episodes per cell"
+        f"# The EAT paper's table on EAT-Paper-v0 ({per_cell}"
         + (f", every workload from seed {fixed_seed}" if fixed_seed is not None else "")
         + ")",
         "",

@@ -37,11 +37,13 @@ import multiprocessing
 import os
 import shutil
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
 from eat_bench.baselines.evaluation import EVAL_SEED_BASE, RunRecord
@@ -665,12 +667,33 @@ class _Progress:
 
 
 # ---------------------------------------------------------------------- backends
-def _pool_init() -> None:
+_PROGRESS: Any = None
+"""A worker process's queue of (run name, env steps) to the driver (None: no reports)."""
+
+
+def _pool_init(driver: int, progress: Any) -> None:
+    global _PROGRESS
     _set_one_thread()
+    _PROGRESS = progress
+    _exit_with(driver)
 
 
-def _pool_entry(run: RunSpec, out: str, queue: Any) -> tuple[RunRecord, list[float]]:
-    report = (lambda name, steps: queue.put((name, steps))) if queue is not None else None
+def _exit_with(driver: int) -> None:
+    """End this worker when the driver process ``driver`` is gone (killed, even with
+    SIGKILL, which leaves it no chance to stop its workers): a daemon thread polls the
+    parent pid. Without it, a killed suite's workers would train on, orphaned."""
+
+    def watch() -> None:
+        while os.getppid() == driver:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-driver", daemon=True).start()
+
+
+def _pool_entry(run: RunSpec, out: str) -> tuple[RunRecord, list[float]]:
+    queue = _PROGRESS
+    report = (lambda name, steps: queue.put((name, steps))) if queue is not None and run.trains else None
     return execute_run(run, out, report)
 
 
@@ -688,25 +711,33 @@ def _run_pool(pending: list[RunSpec], out: Path, workers: int, progress: _Progre
     context = multiprocessing.get_context("spawn")
     errors: list[str] = []
     budgets = {r.name: r.budget for r in pending}
-    with context.Manager() as manager:
-        queue = manager.Queue() if any(r.trains for r in pending) else None
-        with cf.ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_pool_init) as pool:
-            futures = {pool.submit(_pool_entry, run, str(out), queue): run for run in pending}
-            waiting = set(futures)
-            while waiting:
-                done, waiting = cf.wait(waiting, timeout=0.5, return_when=cf.FIRST_COMPLETED)
-                while queue is not None and not queue.empty():
+    # A plain queue handed to each worker as it starts (no manager process, which would
+    # outlive a killed driver); the workers end with the driver (_exit_with).
+    queue = context.Queue() if any(r.trains for r in pending) else None
+    with cf.ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_pool_init, initargs=(os.getpid(), queue)
+    ) as pool:
+        futures = {pool.submit(_pool_entry, run, str(out)): run for run in pending}
+        waiting = set(futures)
+        while waiting:
+            done, waiting = cf.wait(waiting, timeout=0.5, return_when=cf.FIRST_COMPLETED)
+            while queue is not None:
+                try:
                     name, steps = queue.get_nowait()
-                    progress.steps(name, steps, budgets[name])
-                for future in done:
-                    run = futures[future]
-                    try:
-                        record, responses = future.result()
-                    except Exception as err:  # the worker process died (not the run's own error)
-                        errors.append(f"{run.name}: worker lost ({type(err).__name__}: {err})")
-                        continue
-                    _save(out, run, record, responses)
-                    progress.finished(run.name, record)
+                except Empty:
+                    break
+                progress.steps(name, steps, budgets[name])
+            for future in done:
+                run = futures[future]
+                try:
+                    record, responses = future.result()
+                except Exception as err:  # the worker process died (not the run's own error)
+                    errors.append(f"{run.name}: worker lost ({type(err).__name__}: {err})")
+                    continue
+                _save(out, run, record, responses)
+                progress.finished(run.name, record)
+    if queue is not None:
+        queue.close()
     return errors
 
 

@@ -175,7 +175,9 @@ _SLEEPY = textwrap.dedent(
         def reset(self, seed=None):
             sentinel = os.environ.get("SLEEPY_SENTINEL")
             if sentinel:
-                open(sentinel, "w").close()
+                with open(sentinel + ".tmp", "w") as f:
+                    f.write(str(os.getpid()))
+                os.replace(sentinel + ".tmp", sentinel)
                 time.sleep(600)
             self.inner.reset(seed)
         def act(self, observation, info):
@@ -184,7 +186,9 @@ _SLEEPY = textwrap.dedent(
     register_agent(AgentSpec("sleepy", Sleepy, "fcfs that sleeps first", needs=dict(__import__(
         "eat_bench.baselines.agents", fromlist=["AGENTS"]).AGENTS["fcfs"].needs)))
     from eat_bench.cli import main
-    sys.exit(main(sys.argv[1:]))
+
+    if __name__ == "__main__":  # not in the spawned worker processes, which import this file
+        sys.exit(main(sys.argv[1:]))
     """
 )
 
@@ -225,6 +229,61 @@ def test_a_suite_killed_with_sigkill_resumes_without_touching_finished_runs(tmp_
         assert record.episodes[0].metrics["num_tasks"] == 10
     assert not list((out / "runs").glob(".*"))  # no temporary files left
     assert len((out / "results.csv").read_text().splitlines()) == 1 + 3
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, exited but not yet reaped, counts as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state not in ("Z", "X")
+
+
+def _session(sid: int) -> list[int]:
+    """The live processes of session ``sid`` (the suite's driver started it)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and _alive(int(entry.name)):
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            if int(fields[3]) == sid:
+                pids.append(int(entry.name))
+    return pids
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_killing_the_driver_ends_its_worker_processes(tmp_path):
+    script = tmp_path / "sleepy_suite.py"
+    script.write_text(_SLEEPY)
+    sentinel = tmp_path / "sleepy-started"
+    argv = [sys.executable, str(script), "suite", "--algos", "sleepy,random", "--envs", "EAT-Edge-v0", "--seeds", "1"]
+    argv += ["--episodes", "1", "--set", "num_tasks=10", "--workers", "2", "--out", str(tmp_path / "suite"), "--quiet"]
+    env = {**os.environ, "SLEEPY_SENTINEL": str(sentinel)}
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not sentinel.exists():
+            assert proc.poll() is None, proc.stdout.read().decode()
+            assert time.monotonic() < deadline, "the sleepy run never started"
+            time.sleep(0.1)
+        worker = int(sentinel.read_text())
+        assert worker != proc.pid and _alive(worker)  # the sleepy run is in a worker process
+        proc.kill()  # the driver alone, with SIGKILL: no chance to stop its workers
+        proc.wait()
+        deadline = time.monotonic() + 15
+        while _alive(worker) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _alive(worker), "the worker outlived its driver"
+        deadline = time.monotonic() + 15
+        while _session(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        left = {p: Path(f"/proc/{p}/cmdline").read_bytes()[:200] for p in _session(proc.pid)}
+        assert not left, f"processes of the suite outlived its driver: {left}"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
 
 
 # ---------------------------------------------------------------------- backends agree
