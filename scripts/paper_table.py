@@ -35,7 +35,14 @@ import numpy as np  # noqa: E402
 
 import eat_bench  # noqa: E402, F401
 from eat_bench.baselines.agents import agent_env_kwargs, make_agent  # noqa: E402
-from eat_bench.baselines.evaluation import eval_seeds, play_episodes, run_episode  # noqa: E402
+from eat_bench.baselines.evaluation import (  # noqa: E402
+    Episode,
+    acts_in_batches,
+    eval_seeds,
+    play_episodes,
+    play_lockstep,
+    run_episode,
+)
 
 RATES = (0.01, 0.03, 0.05, 0.07, 0.09, 0.11)
 HEURISTICS = ("random", "round-robin", "paper-greedy", "greedy")
@@ -112,6 +119,36 @@ def run_cell_lockstep(agent, agent_name: str, rate: float, kwargs: dict, seeds: 
     finally:
         env.close()
     return [_row(record) for record in records]
+
+
+def run_model_lockstep(
+    agent_name: str, path: str, rates: list[float], seeds: list[int]
+) -> dict[float, list[dict]] | None:
+    """Every rate's episodes of one trained model at once (one env per rate and seed, one
+    batched forward pass per step for all of them: a bigger batch is cheaper per
+    decision), or None when the model cannot act in batches. Each episode plays as it
+    would alone, so the cells are those of :func:`run_cell`."""
+    kwargs = agent_env_kwargs(path)
+    kwargs.pop("info_mode", None)
+    probe = make_env(rates[0], kwargs)
+    agent = make_agent(path, probe)
+    probe.close()
+    if not acts_in_batches(agent):
+        return None
+    pairs = [(rate, seed) for rate in rates for seed in seeds]
+    envs = [make_env(rate, kwargs) for rate, _ in pairs]
+    try:
+        for seed in seeds:
+            agent.reset(seed)
+        episodes = [Episode(env, seed) for env, (_, seed) in zip(envs, pairs)]
+        play_lockstep(episodes, agent)
+        out: dict[float, list[dict]] = {rate: [] for rate in rates}
+        for (rate, _), episode in zip(pairs, episodes):
+            out[rate].append(_row(episode.record(agent_name)))
+        return out
+    finally:
+        for env in envs:
+            env.close()
 
 
 def summarise(agent: str, rate: float, rows: list[dict], models: list[list[dict]] | None = None) -> dict:
@@ -226,11 +263,26 @@ def main(argv: list[str] | None = None) -> int:
         agents.append((name, paths.split(",")))
     rates = [float(r) for r in args.rates.split(",")]
     seeds = eval_seeds(args.episodes)
+    # Trained models play every rate at once when they can; the rest cell by cell.
+    together: dict[tuple[str, str], dict[float, list[dict]]] = {}
+    if args.fixed_seed is None:
+        for name, paths in agents:
+            for path in paths or []:
+                started = time.perf_counter()
+                cells_of_model = run_model_lockstep(name, path, rates, seeds)
+                if cells_of_model is not None:
+                    together[name, path] = cells_of_model
+                    print(f"{name} {path}: every rate in lockstep ({time.perf_counter() - started:.0f} s)", flush=True)
     cells = []
     for rate in rates:
         for name, paths in agents:
             started = time.perf_counter()
-            per_model = [run_cell(name, path, rate, seeds, args.fixed_seed) for path in (paths or [None])]
+            per_model = [
+                together[name, path][rate]
+                if (name, path) in together
+                else run_cell(name, path, rate, seeds, args.fixed_seed)
+                for path in (paths or [None])
+            ]
             cell = summarise(name, rate, [r for rows in per_model for r in rows], per_model if paths else None)
             cells.append(cell)
             print(

@@ -37,12 +37,20 @@ def test_a_cell_of_several_models_is_the_interval_over_their_means(paper_table):
 
 
 def test_the_sweep_writes_its_table_and_merges_rows(paper_table, tmp_path):
-    assert paper_table.main(["--agents", "greedy,random", "--episodes", "2", "--rates", "0.05", "--out", str(tmp_path)]) == 0
+    assert (
+        paper_table.main(["--agents", "greedy,random", "--episodes", "2", "--rates", "0.05", "--out", str(tmp_path)])
+        == 0
+    )
     first = list(csv.DictReader(open(tmp_path / "table.csv")))
     assert [r["agent"] for r in first] == ["greedy", "random"] and all(r["models"] == "1" for r in first)
     assert all(float(r["mean_response_s"]) > 0 for r in first)
     # --merge keeps the other agents' rows and redoes the named one: the same episodes, the same cell.
-    assert paper_table.main(["--agents", "random", "--episodes", "2", "--rates", "0.05", "--out", str(tmp_path), "--merge"]) == 0
+    assert (
+        paper_table.main(
+            ["--agents", "random", "--episodes", "2", "--rates", "0.05", "--out", str(tmp_path), "--merge"]
+        )
+        == 0
+    )
     merged = list(csv.DictReader(open(tmp_path / "table.csv")))
     assert merged == first
     assert "| greedy |" in (tmp_path / "table.md").read_text() and (tmp_path / "figure.png").stat().st_size > 10_000
@@ -52,3 +60,32 @@ def test_a_missing_model_file_is_refused(paper_table, tmp_path, capsys):
     with pytest.raises(SystemExit):
         paper_table.main(["--agents", "", "--model", f"eat={tmp_path / 'nope.zip'}", "--out", str(tmp_path)])
     assert "--model eat: no such model file" in capsys.readouterr().err
+
+
+def test_a_model_plays_every_rate_at_once_as_it_plays_cell_by_cell(paper_table, monkeypatch):
+    from eat_bench.baselines.agents import make_agent
+
+    class Batched:  # fcfs that acts in batches, standing in for a trained model
+        def __init__(self, env):
+            self.inner, self.calls = make_agent("fcfs", env), 0
+
+        def reset(self, seed=None):
+            self.inner.reset(seed)
+
+        def act(self, observation, info):
+            return self.inner.act(observation, info)
+
+        def act_batch(self, observations, infos):
+            self.calls += 1
+            return [self.inner.act(o, i) for o, i in zip(observations, infos)]
+
+    made = []
+    monkeypatch.setattr(paper_table, "agent_env_kwargs", lambda name: {"info_mode": "scheduler"})
+    monkeypatch.setattr(paper_table, "make_agent", lambda name, env: made.append(Batched(env)) or made[-1])
+    monkeypatch.setattr(paper_table, "make_env", lambda rate, kw: paper_table.gym.make(
+        "EAT-Paper-v0", arrival_rate=rate, num_tasks=8, info_mode="scheduler", **paper_table.PAPER_SETTING))  # fmt: skip
+    rates, seeds = [0.05, 0.11], [1_000_000, 1_000_001]
+    together = paper_table.run_model_lockstep("fcfs", "model.zip", rates, seeds)
+    for rate in rates:
+        assert together[rate] == paper_table.run_cell("fcfs", "model.zip", rate, seeds, None)
+    assert all(r["mean_response_s"] > 0 for rows in together.values() for r in rows)
