@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 
 import eat_bench
 from eat_bench.scenarios import ScenarioSpec, get_scenario
@@ -272,12 +273,14 @@ def run_episode(env: gym.Env, agent: Any, seed: int, agent_name: str = "") -> Ep
 
 
 def acts_in_batches(agent: Any) -> bool:
-    """Whether ``agent`` can act for several episodes at once: it has ``act_batch`` and
-    needs nothing beyond the observations and infos (a maskable SB3 model reading the
-    env's own masks does not qualify). Such an agent is reset with every seed before
+    """Whether ``agent`` can act for several episodes at once: it has ``act_batch``, and
+    an agent that ``needs_masks`` (a maskable SB3 model) also has ``masks_of(env)``, which
+    reads one env's action masks the way the agent does. Such an agent is reset with every seed before
     the first decision, so it must not carry state from one decision to the next (a
     deterministic policy; the SB3 agents' ``act_batch`` is)."""
-    return callable(getattr(agent, "act_batch", None)) and not getattr(agent, "needs_masks", False)
+    if not callable(getattr(agent, "act_batch", None)):
+        return False
+    return not getattr(agent, "needs_masks", False) or callable(getattr(agent, "masks_of", None))
 
 
 def play_lockstep(
@@ -288,12 +291,19 @@ def play_lockstep(
 ) -> None:
     """Play ``episodes`` (each in its own env) to their ends together: one
     ``agent.act_batch(observations, infos)`` per step for the unfinished ones, so a torch
-    policy runs one forward pass for all of them. ``on_action(i, action)`` sees each
+    policy runs one forward pass for all of them (an agent that ``needs_masks`` gets
+    ``masks=`` too, from each env's ``action_masks``). ``on_action(i, action)`` sees each
     action before it is applied, ``on_finish(i)`` each episode as it ends. Every episode
     plays exactly as :func:`run_episode` would play it alone (each env is its own)."""
+    masked = bool(getattr(agent, "needs_masks", False))
     active = list(range(len(episodes)))
     while active:
-        actions = list(agent.act_batch([episodes[i].observation for i in active], [episodes[i].info for i in active]))
+        observations, infos = [episodes[i].observation for i in active], [episodes[i].info for i in active]
+        if masked:  # each episode's env's own masks, one row per observation
+            masks = np.stack([agent.masks_of(episodes[i].env) for i in active])
+            actions = list(agent.act_batch(observations, infos, masks=masks))
+        else:
+            actions = list(agent.act_batch(observations, infos))
         if len(actions) != len(active):
             raise ValueError(f"act_batch returned {len(actions)} actions for {len(active)} observations")
         unfinished = []

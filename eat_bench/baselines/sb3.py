@@ -394,7 +394,13 @@ class SB3Agent:
         """Nothing to reset: deterministic actions depend on the observation only."""
 
     def _masks(self) -> np.ndarray:
-        masks = self.env.get_wrapper_attr("action_masks")()
+        return self.masks_of(self.env)
+
+    def masks_of(self, env: gym.Env) -> np.ndarray:
+        """``env``'s action masks as this model reads them (flattened for a Discrete model
+        in a MultiDiscrete env): what :func:`~eat_bench.baselines.evaluation.play_lockstep`
+        hands ``act_batch`` for each episode."""
+        masks = env.get_wrapper_attr("action_masks")()
         if self.nvec is not None:
             from eat_bench.envs.wrappers import flat_mask
 

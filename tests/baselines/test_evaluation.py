@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pytest
 
 from eat_bench.baselines.evaluation import (
@@ -141,12 +142,55 @@ def test_lockstep_plays_each_episode_as_it_plays_alone():
     assert batched.batch_sizes == [3] * 1002 + [2] * 86
 
 
-def test_an_agent_that_needs_masks_plays_one_episode_at_a_time():
-    env, inner = _fcfs_agent()
-    masked = _Batched(inner, needs_masks=True)
-    view = {"info_mode": "scheduler", "num_tasks": 12}
-    records = evaluate("EAT-Paper-v0", "fcfs", [3, 4], env_kwargs=view, agent=masked)
-    assert masked.batch_sizes == [] and [r.seed for r in records] == [3, 4]
+class _Masked:
+    """Picks the first valid slot from the masks it is handed (a stand-in for a maskable
+    SB3 model): alone it reads its env's masks, in lockstep it gets each env's."""
+
+    needs_masks = True
+
+    def __init__(self, env, with_masks_of: bool = True) -> None:
+        self.env, self.batch_sizes = env, []
+        if with_masks_of:
+            self.masks_of = lambda env: np.asarray(env.unwrapped.action_masks(), dtype=bool)
+
+    def reset(self, seed=None) -> None:
+        pass
+
+    def _choose(self, mask) -> np.ndarray:
+        space = self.env.action_space
+        action = np.zeros(len(space.nvec), dtype=np.int64)
+        start = 0
+        for k, n in enumerate(space.nvec):
+            allowed = np.flatnonzero(mask[start : start + n])
+            if k == 0 and (allowed > 0).any():
+                allowed = allowed[allowed > 0]  # slot 0 is "wait": dispatch when something may go
+            action[k] = allowed[0] if len(allowed) else 0
+            start += n
+        return action
+
+    def act(self, observation, info):
+        return self._choose(np.asarray(self.env.unwrapped.action_masks(), dtype=bool))
+
+    def act_batch(self, observations, infos, masks=None):
+        assert masks is not None and len(masks) == len(observations)
+        self.batch_sizes.append(len(observations))
+        return [self._choose(row) for row in masks]
+
+
+def test_an_agent_that_needs_masks_gets_each_episodes_masks_in_lockstep():
+    from eat_bench.baselines.evaluation import acts_in_batches, make_eval_env, play_episodes
+
+    kwargs = {"num_tasks": 12, "action_mode": "discrete"}
+    seeds = [3, 4, 5]
+    env = make_eval_env("EAT-Paper-v0", kwargs)
+    one_at_a_time = _Masked(env, with_masks_of=False)
+    assert not acts_in_batches(one_at_a_time)
+    alone = play_episodes(env, one_at_a_time, seeds, "x", lambda: make_eval_env("EAT-Paper-v0", kwargs))
+    masked = _Masked(env)
+    assert acts_in_batches(masked)
+    together = play_episodes(env, masked, seeds, "x", lambda: make_eval_env("EAT-Paper-v0", kwargs))
+    assert together == alone and masked.batch_sizes[0] == 3
+    assert all(r.metrics["dispatched"] == 12 for r in together)
 
 
 def test_lockstep_refuses_a_wrong_number_of_actions():
