@@ -76,8 +76,13 @@ def run_cell(agent_name: str, path: str | None, rate: float, seeds: list[int], f
     env = make_env(rate, kwargs)
     agent = make_agent(name, env)
     if path is not None and fixed_seed is None:
-        env.close()
-        return run_cell_lockstep(agent, agent_name, rate, kwargs, seeds)
+        # The shared evaluation loop, in the env the agent was made with (a maskable
+        # model reads that env's masks when it plays one episode at a time).
+        try:
+            records = play_episodes(env, agent, seeds, agent_name, lambda: make_env(rate, kwargs))
+        finally:
+            env.close()
+        return [_row(record) for record in records]
     rows = []
     for seed in seeds:
         if fixed_seed is None:
@@ -108,17 +113,6 @@ def _row(record) -> dict:
         ret=record.episode_return,
         truncated=record.truncated,
     )
-
-
-def run_cell_lockstep(agent, agent_name: str, rate: float, kwargs: dict, seeds: list[int]) -> list[dict]:
-    """A trained model's episodes through the shared evaluation loop: all at once (one
-    batched forward pass per step of the unfinished ones) when the agent acts in batches."""
-    env = make_env(rate, kwargs)
-    try:
-        records = play_episodes(env, agent, seeds, agent_name, lambda: make_env(rate, kwargs))
-    finally:
-        env.close()
-    return [_row(record) for record in records]
 
 
 def run_model_lockstep(
