@@ -4,7 +4,9 @@
 
 Each cell is the mean over training seeds of each run's mean over its evaluation
 episodes, ± the half-width of the 95% Student-t interval over seeds (the suite's
-``aggregate``). After the tables: each learner's mean response time against ``random``
+``aggregate``), plus the share of tasks completed by the episode's end: the response
+times cover the tasks served, so a policy that leaves tasks waiting looks faster than
+it is unless this column is read beside them. After the tables: each learner's mean response time against ``random``
 and ``greedy`` on the same evaluation episodes (negative: faster), per env.
 """
 
@@ -14,32 +16,33 @@ import argparse
 import math
 import sys
 
-from eat_bench.baselines.suite import METRICS, aggregate, load_results
+from eat_bench.baselines.suite import METRICS, aggregate, format_cell, load_results, mean_ci
 
 
-def _cell(row: dict, key: str) -> str:
-    mean, low, high = row[key], row[f"{key}_ci_low"], row[f"{key}_ci_high"]
+def _share(values: list[float]) -> str:
+    mean, low, high = mean_ci(values)
     if not math.isfinite(mean):
         return "–"
-    digits = 3 if abs(mean) < 10 else 1
-    if not math.isfinite(low):
-        return f"{mean:.{digits}f}"
-    return f"{mean:.{digits}f} ± {(high - low) / 2:.{digits}f}"
+    return f"{mean:.0%}" if not math.isfinite(low) else f"{mean:.0%} ± {(high - low) / 2:.0%}"
 
 
 def tables(out: str) -> str:
     plan, data, missing = load_results(out)
     rows = aggregate(plan, data)
-    wall = {}
+    wall: dict[tuple[str, str], list[float]] = {}
+    completed: dict[tuple[str, str], list[float]] = {}
     for d in data:
         wall.setdefault((d.env, d.algo), []).append(d.record.wall_s)
+        if d.record.status == "ok" and d.record.episodes:
+            shares = [e.metrics["completion_rate"] for e in d.record.episodes]
+            completed.setdefault((d.env, d.algo), []).append(sum(shares) / len(shares))
     lines = []
     if missing:
         lines += [f"(unfinished runs: {len(missing)})", ""]
     for env in plan.envs:
         env_rows = [r for r in rows if r["env"] == env]
         lines += [f"**{env}**", ""]
-        header = ["algorithm", "runs", "budget", *(label for _, label in METRICS), "wall per run (s)"]
+        header = ["algorithm", "runs", "budget", "completed", *(label for _, label in METRICS), "wall per run (s)"]
         lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for r in env_rows:
             walls = wall.get((env, r["algo"]), [])
@@ -47,7 +50,8 @@ def tables(out: str) -> str:
                 r["algo"],
                 f"{r['runs_ok']}/{r['seeds']}",
                 f"{r['budget_steps']:,}" if r["budget_steps"] else "–",
-                *(_cell(r, key) for key, _ in METRICS),
+                _share(completed.get((env, r["algo"]), [])),
+                *(format_cell(r, key, missing="–", precise_below=10) for key, _ in METRICS),
                 f"{sum(walls) / len(walls):.0f}" if walls else "–",
             ]
             lines.append("| " + " | ".join(cells) + " |")

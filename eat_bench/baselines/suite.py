@@ -933,11 +933,13 @@ def results_csv(rows: Sequence[dict[str, Any]]) -> str:
     return buffer.getvalue()
 
 
-def _cell(row: dict[str, Any], key: str) -> str:
+def format_cell(row: dict[str, Any], key: str, missing: str = "nan", precise_below: float = 100.0) -> str:
+    """``mean ± half-width`` of an aggregate row's metric ``key``: 3 decimals below
+    ``precise_below`` in magnitude, else 1; ``missing`` for no value."""
     mean, low, high = row[key], row[f"{key}_ci_low"], row[f"{key}_ci_high"]
     if not math.isfinite(mean):
-        return "nan"
-    digits = 3 if abs(mean) < 100 else 1
+        return missing
+    digits = 3 if abs(mean) < precise_below else 1
     if not math.isfinite(low):
         return f"{mean:.{digits}f}"
     return f"{mean:.{digits}f} ± {(high - low) / 2:.{digits}f}"
@@ -946,7 +948,10 @@ def _cell(row: dict[str, Any], key: str) -> str:
 def results_table(rows: Sequence[dict[str, Any]]) -> str:
     """The results as a plain-text table: mean ± half-width of the 95% interval over seeds."""
     header = ["env", "algo", "runs", *(label for _, label in METRICS)]
-    body = [[r["env"], r["algo"], f"{r['runs_ok']}/{r['seeds']}", *(_cell(r, key) for key, _ in METRICS)] for r in rows]
+    body = [
+        [r["env"], r["algo"], f"{r['runs_ok']}/{r['seeds']}", *(format_cell(r, key) for key, _ in METRICS)]
+        for r in rows
+    ]
     widths = [max(len(str(x)) for x in col) for col in zip(header, *body)]
     fmt = lambda cells: "  ".join(str(c).rjust(w) for c, w in zip(cells, widths))  # noqa: E731
     return "\n".join([fmt(header), fmt("-" * w for w in widths), *(fmt(r) for r in body)])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -90,6 +91,13 @@ def test_plan_lists_applicable_runs_with_disjoint_eval_seeds():
         (["--algos", "random", "--set", "bogus_setting=1"], r"EAT-Edge-v0 does not accept the settings"),
         (["--algos", "local-first"], r"no algorithm of local-first applies to EAT-Edge-v0"),
         (["--algos", "random", "--workers", "0"], r"--workers must be >= 1"),
+        (["--algos", "random,ppo", "--hp", "ppo:nonsense_key=1"], r"--hp ppo: unknown key 'nonsense_key' for ppo"),
+        (["--algos", "random,ppo", "--hp", "ppo:n_steps=fast"], r"--hp ppo: n_steps: 'fast' \(str\) does not fit"),
+        (
+            ["--algos", "random,ppo", "--hp", "sac:batch_size=8"],
+            r"--hp names sac, not a single-agent learner .*: ppo\)",
+        ),
+        (["--algos", "random", "--hp", "batch_size=8"], r"the suite has no learner to apply it to"),
     ],
 )
 def test_bad_input_is_refused_before_anything_runs(tmp_path, capsys, argv, message):
@@ -193,13 +201,14 @@ _SLEEPY = textwrap.dedent(
 )
 
 
-def test_a_suite_killed_with_sigkill_resumes_without_touching_finished_runs(tmp_path):
+def _start_sleepy_suite(tmp_path: Path, suite_argv: list[str]) -> tuple[subprocess.Popen, list[str]]:
+    """Start ``eat-bench suite`` with the sleepy agent registered, in its own session, and
+    wait until the sleepy run has started (its pid in ``tmp_path / "sleepy-started"``).
+    Returns the process and the full command line (to rerun it)."""
     script = tmp_path / "sleepy_suite.py"
     script.write_text(_SLEEPY)
-    out = tmp_path / "suite"
-    argv = [sys.executable, str(script), "suite", "--algos", "random,sleepy,greedy", "--envs", "EAT-Edge-v0"]
-    argv += ["--seeds", "2", "--episodes", "1", "--set", "num_tasks=10", "--out", str(out), "--no-figures"]
     sentinel = tmp_path / "sleepy-started"
+    argv = [sys.executable, str(script), "suite", *suite_argv]
     env = {**os.environ, "SLEEPY_SENTINEL": str(sentinel)}
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     try:
@@ -208,9 +217,19 @@ def test_a_suite_killed_with_sigkill_resumes_without_touching_finished_runs(tmp_
             assert proc.poll() is None, proc.stdout.read().decode()
             assert time.monotonic() < deadline, "the sleepy run never started"
             time.sleep(0.1)
-    finally:
+    except BaseException:
         os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+        raise
+    return proc, argv
+
+
+def test_a_suite_killed_with_sigkill_resumes_without_touching_finished_runs(tmp_path):
+    out = tmp_path / "suite"
+    argv = ["--algos", "random,sleepy,greedy", "--envs", "EAT-Edge-v0", "--seeds", "2", "--episodes", "1"]
+    argv += ["--set", "num_tasks=10", "--out", str(out), "--no-figures"]
+    proc, argv = _start_sleepy_suite(tmp_path, argv)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
     assert proc.returncode == -signal.SIGKILL
     finished = _record_files(out)
     assert set(finished) == {f"random__EAT-Edge-v0__seed{s}{x}.json" for s in (0, 1) for x in ("", ".responses")}
@@ -256,19 +275,11 @@ def _session(sid: int) -> list[int]:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_killing_the_driver_ends_its_worker_processes(tmp_path):
-    script = tmp_path / "sleepy_suite.py"
-    script.write_text(_SLEEPY)
+    argv = ["--algos", "sleepy,random", "--envs", "EAT-Edge-v0", "--seeds", "1", "--episodes", "1"]
+    argv += ["--set", "num_tasks=10", "--workers", "2", "--out", str(tmp_path / "suite"), "--quiet"]
+    proc, _ = _start_sleepy_suite(tmp_path, argv)
     sentinel = tmp_path / "sleepy-started"
-    argv = [sys.executable, str(script), "suite", "--algos", "sleepy,random", "--envs", "EAT-Edge-v0", "--seeds", "1"]
-    argv += ["--episodes", "1", "--set", "num_tasks=10", "--workers", "2", "--out", str(tmp_path / "suite"), "--quiet"]
-    env = {**os.environ, "SLEEPY_SENTINEL": str(sentinel)}
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        deadline = time.monotonic() + 120
-        while not sentinel.exists():
-            assert proc.poll() is None, proc.stdout.read().decode()
-            assert time.monotonic() < deadline, "the sleepy run never started"
-            time.sleep(0.1)
         worker = int(sentinel.read_text())
         assert worker != proc.pid and _alive(worker)  # the sleepy run is in a worker process
         proc.kill()  # the driver alone, with SIGKILL: no chance to stop its workers
@@ -283,7 +294,8 @@ def test_killing_the_driver_ends_its_worker_processes(tmp_path):
         left = {p: Path(f"/proc/{p}/cmdline").read_bytes()[:200] for p in _session(proc.pid)}
         assert not left, f"processes of the suite outlived its driver: {left}"
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):  # nothing left to kill: the point
+            os.killpg(proc.pid, signal.SIGKILL)
 
 
 # ---------------------------------------------------------------------- backends agree
@@ -419,22 +431,6 @@ def test_the_tutorial_commands_run(tmp_path, capsys):
 
 
 # ---------------------------------------------------------------------- hyper-parameters
-@pytest.mark.parametrize(
-    ("argv", "message"),
-    [
-        (["--algos", "random,ppo", "--hp", "ppo:nonsense_key=1"], r"--hp ppo: unknown key 'nonsense_key' for ppo"),
-        (["--algos", "random,ppo", "--hp", "ppo:n_steps=fast"], r"--hp ppo: n_steps: 'fast' \(str\) does not fit"),
-        (["--algos", "random,ppo", "--hp", "sac:batch_size=8"], r"--hp names sac, not a single-agent learner .*: ppo\)"),
-        (["--algos", "random", "--hp", "batch_size=8"], r"the suite has no learner to apply it to"),
-    ],
-)
-def test_bad_hyperparameters_are_refused_before_anything_runs(tmp_path, capsys, argv, message):
-    out = tmp_path / "suite"
-    assert main(["suite", *argv, "--out", str(out), "--quiet"]) == 2
-    assert re.search(message, capsys.readouterr().err)
-    assert not out.exists()
-
-
 def test_hyperparameters_reach_the_learner_runs_and_their_records(tmp_path):
     from eat_bench.cli import _suite_hyperparams
 
@@ -454,4 +450,6 @@ def test_hyperparameters_reach_the_learner_runs_and_their_records(tmp_path):
     assert trained["hyperparams"]["n_steps"] == 32 and trained["hyperparams"]["batch_size"] == 32
     # Another set of hyper-parameters is another suite: the folder refuses it.
     with pytest.raises(SuiteError, match=r"differs in: .*hyperparams"):
-        run_suite(_plan(algos=("random", "ppo"), seeds=(0,), hyperparams={"ppo": {"n_steps": 64}}), tmp_path, progress=False)
+        run_suite(
+            _plan(algos=("random", "ppo"), seeds=(0,), hyperparams={"ppo": {"n_steps": 64}}), tmp_path, progress=False
+        )

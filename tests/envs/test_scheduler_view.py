@@ -59,7 +59,9 @@ def test_the_view_is_what_previewing_every_slot_gives(env_id):
         checked += int(feasible.sum())
         keys = {(int(r[4]), int(r[6])) for r in info["queue_tasks"] if r[0]}
         shared += int(info["queue_tasks"][:, 0].sum()) - len(keys)
-        _, _, terminated, truncated, info = env.step(env.action_space.sample() if rng.random() < 0.3 else _first(env, info))
+        _, _, terminated, truncated, info = env.step(
+            env.action_space.sample() if rng.random() < 0.3 else _first(env, info)
+        )
         if terminated or truncated:
             _, info = env.reset(seed=int(rng.integers(1000)))
     assert checked > 50  # the comparison saw real options, not only empty rows

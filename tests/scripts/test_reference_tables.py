@@ -30,12 +30,12 @@ def test_a_table_row_is_the_suite_aggregate(reference_tables, tmp_path):
     rows = {r["algo"]: r for r in aggregate(*load_results(tmp_path)[:2])}
     greedy = next(line for line in text.splitlines() if line.startswith("| greedy |"))
     cells = [c.strip() for c in greedy.strip("|").split("|")]
-    assert cells[1:3] == ["2/2", "–"]
+    assert cells[1:4] == ["2/2", "–", "100% ± 0%"]  # greedy serves every task of these short episodes
     mean, low, high = (
         rows["greedy"][k] for k in ("mean_response_s", "mean_response_s_ci_low", "mean_response_s_ci_high")
     )
     digits = 1 if abs(mean) >= 10 else 3
-    assert cells[3] == f"{mean:.{digits}f} ± {(high - low) / 2:.{digits}f}"
+    assert cells[4] == f"{mean:.{digits}f} ± {(high - low) / 2:.{digits}f}"
     assert "**EAT-Edge-v0**" in text and "| random |" in text
 
 
